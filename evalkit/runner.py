@@ -1,0 +1,339 @@
+"""The `evalkit run` pipeline: benchmark -> prompt -> engine -> samples -> grader -> metrics.
+
+Everything that can be wrong with the user's input (benchmark names, model, data, settings) is
+checked before the run directory is touched, so a bad command leaves no half-written files. Samples
+are graded as they arrive and appended to samples.jsonl; rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import benchmarks
+from benchmarks.base import Benchmark, DataError, DataSource, Problem, content_hash
+from evalkit.engines import EngineOptions, choose_engine, create_engine
+from evalkit.engines.base import Engine, EngineError, Prompt, Request, SamplingParams
+from evalkit.errors import UsageError
+from evalkit.metrics import compute_metrics
+from evalkit.models import ModelSpecError, ResolvedModel, resolve_model
+from evalkit.prompts import build_prompt, choose_shots, prompt_hash
+from evalkit.schema import DataInfo, ModelConfig, PromptConfig, PromptRecord, RunConfig, SampleRecord, SamplingConfig
+from evalkit.store import RunStore
+
+TRACKED_PACKAGES = ("evalkit", "torch", "transformers", "llama_cpp_python", "vllm", "openai",
+                    "math-verify", "sympy", "datasets")
+
+#: progress(description, total) is called once per stage, then the returned callable with each advance.
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda n: None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything `evalkit run` was asked to do."""
+
+    model: str
+    benchmarks: Sequence[str]
+    engine: str = "auto"
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    limit: int | None = None
+    data_dir: Path | None = None
+    output: Path | None = None
+    engine_options: EngineOptions = field(default_factory=EngineOptions)
+
+
+@dataclass
+class BenchmarkPlan:
+    """One benchmark's problems and the exact prompts that will be sent for them."""
+
+    benchmark: Benchmark
+    problems: list[Problem]
+    n_total: int
+    data_hash: str
+    prompts: list[Prompt] = field(default_factory=list)
+    rendered: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        chat = bool(self.prompts) and self.prompts[0].is_chat
+        return () if chat else self.benchmark.completion_stop
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output: Path
+    metrics: dict[str, Any]
+    generated: int
+    resumed: int
+
+
+def validate_settings(settings: RunSettings) -> None:
+    """Reject impossible settings with one line each (exit code 2 in the CLI)."""
+    s = settings.sampling
+    if s.n < 1:
+        raise UsageError(f"--n must be at least 1 (got {s.n})")
+    if s.temperature < 0:
+        raise UsageError(f"--temperature must be >= 0 (got {s.temperature})")
+    if s.n > 1 and s.temperature == 0:
+        raise UsageError(f"--n {s.n} with --temperature 0 gives {s.n} identical greedy samples; "
+                         "set --temperature (e.g. 0.6) or use --n 1")
+    if not 0 < s.top_p <= 1:
+        raise UsageError(f"--top-p must be in (0, 1] (got {s.top_p})")
+    if s.max_tokens < 1:
+        raise UsageError(f"--max-tokens must be at least 1 (got {s.max_tokens})")
+    if settings.limit is not None and settings.limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {settings.limit})")
+    if settings.prompt.num_fewshot < 0:
+        raise UsageError(f"--num-fewshot must be >= 0 (got {settings.prompt.num_fewshot})")
+    if not settings.benchmarks:
+        raise UsageError("--benchmarks is empty; name at least one, e.g. --benchmarks gsm8k")
+    known = benchmarks.names()
+    unknown = [b for b in settings.benchmarks if b not in known]
+    if unknown:
+        raise UsageError(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)} "
+                         "(`evalkit list` describes them)")
+    if len(set(settings.benchmarks)) != len(settings.benchmarks):
+        raise UsageError("--benchmarks names a benchmark twice")
+    if settings.data_dir is not None and not settings.data_dir.is_dir():
+        raise UsageError(f"--data-dir {settings.data_dir} is not a directory")
+
+
+def data_source(data_dir: Path | None) -> DataSource:
+    return DataSource(data_dir.resolve() if data_dir else None)
+
+
+def source_label(source: DataSource) -> str:
+    return f"local:{source.data_dir}" if source.data_dir else "hub"
+
+
+def load_plan(bench: Benchmark, source: DataSource, limit: int | None, prompt_config: PromptConfig) -> BenchmarkPlan:
+    """Load a benchmark's problems (and few-shot exemplars); DataError becomes a UsageError."""
+    try:
+        problems = bench.load(source)
+        pool = bench.fewshot_pool(source) if prompt_config.num_fewshot else []
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    selected = problems[:limit] if limit else problems
+    plan = BenchmarkPlan(bench, selected, len(problems), content_hash(problems))
+    shots = choose_shots(pool, prompt_config.num_fewshot, bench.name)
+    plan.prompts = [build_prompt(bench, p, prompt_config, shots) for p in selected]
+    return plan
+
+
+def render_plan(plan: BenchmarkPlan, engine: Engine) -> None:
+    plan.rendered = [engine.render(p) for p in plan.prompts]
+    plan.hashes = [prompt_hash(text) for text in plan.rendered]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def default_output(config: RunConfig) -> Path:
+    """runs/<model>-<hash of the settings>: the same command always maps to the same directory."""
+    digest = hashlib.sha256(json.dumps(config.identity(), sort_keys=True).encode()).hexdigest()[:8]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", config.model.name).strip("_") or "model"
+    return Path("runs") / f"{slug}-{digest}"
+
+
+def build_config(settings: RunSettings, model: ModelConfig, plans: Sequence[BenchmarkPlan],
+                 source: DataSource) -> RunConfig:
+    data = {
+        p.benchmark.name: DataInfo(
+            source=source_label(source), content_hash=p.data_hash, n_problems=len(p.problems),
+            n_problems_total=p.n_total, prompts_hash=hashlib.sha256("".join(p.hashes).encode()).hexdigest()[:16],
+        )
+        for p in plans
+    }
+    return RunConfig(
+        model=model, benchmarks=list(settings.benchmarks), sampling=settings.sampling, prompt=settings.prompt,
+        limit=settings.limit, data=data, graders={p.benchmark.name: p.benchmark.grader_id() for p in plans},
+        versions=package_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def resolve(settings: RunSettings) -> tuple[ResolvedModel | None, str]:
+    """The model to load (None for a served model) and the concrete engine name."""
+    if settings.engine == "openai":
+        return None, "openai"
+    try:
+        model = resolve_model(settings.model)
+    except ModelSpecError as exc:
+        raise UsageError(str(exc)) from None
+    return model, choose_engine(settings.engine, model)
+
+
+def missing_requests(plan: BenchmarkPlan, done: dict[str, set[int]], n: int) -> list[tuple[int, Request, list[int]]]:
+    """(problem index, request, sample indices) for every problem that still lacks samples."""
+    out = []
+    for i, (problem, prompt) in enumerate(zip(plan.problems, plan.prompts, strict=True)):
+        missing = [j for j in range(n) if j not in done.get(problem.id, set())]
+        if missing:
+            out.append((i, Request(prompt=prompt, n=len(missing), seed_offset=missing[0]), missing))
+    return out
+
+
+def grade_records(plan: BenchmarkPlan, index: int, sample_indices: Sequence[int], completions) -> list[SampleRecord]:
+    problem = plan.problems[index]
+    verdicts = plan.benchmark.grade_many([problem] * len(completions), [c.text for c in completions])
+    return [
+        SampleRecord(
+            benchmark=plan.benchmark.name, problem_id=problem.id, sample_index=j, prompt_hash=plan.hashes[index],
+            completion=c.text, extracted=v.extracted, correct=bool(v.correct), reason=v.reason,
+            finish_reason=c.finish_reason, tokens=c.tokens, subscores=dict(v.subscores),
+        )
+        for j, c, v in zip(sample_indices, completions, verdicts, strict=True)
+    ]
+
+
+def metrics_for(store: RunStore, plans: Sequence[BenchmarkPlan]) -> dict[str, Any]:
+    by_bench: dict[str, list[SampleRecord]] = defaultdict(list)
+    for s in store.read_samples():
+        by_bench[s.benchmark].append(s)
+    return {p.benchmark.name: compute_metrics(by_bench[p.benchmark.name], p.problems, p.benchmark) for p in plans}
+
+
+def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
+        engine_factory: Callable[[str, ResolvedModel | None], Engine] | None = None) -> RunResult:
+    """Evaluate one model on the requested benchmarks; resumes when the output holds the same run."""
+    validate_settings(settings)
+    model, engine_name = resolve(settings)
+    source = data_source(settings.data_dir)
+    plans = [load_plan(benchmarks.get(name), source, settings.limit, settings.prompt) for name in settings.benchmarks]
+    if engine_factory is None:
+        def engine_factory(name: str, m: ResolvedModel | None) -> Engine:
+            return create_engine(name, m, settings.model, settings.engine_options)
+    try:
+        engine = engine_factory(engine_name, model)
+    except (EngineError, UsageError):
+        raise
+    except Exception as exc:  # a corrupt model file, an out-of-memory load, a bad hub id ...
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"cannot load {settings.model!r} with engine {engine_name}: {detail}") from exc
+    try:
+        for plan in plans:
+            render_plan(plan, engine)
+        model_config = ModelConfig(
+            spec=settings.model, path=model.path if model else settings.model, engine=engine_name,
+            name=model.name if model else settings.model, checkpoint_step=model.checkpoint_step if model else None,
+            engine_options={k: v for k, v in vars(settings.engine_options).items() if v is not None},
+        )
+        config = build_config(settings, model_config, plans, source)
+        output = settings.output or default_output(config)
+        store = RunStore(output)
+        resuming = store.check_compatible(config)
+        store.open(config)
+        try:
+            return _generate_and_grade(store, plans, engine, settings, progress, resuming)
+        finally:
+            store.close()
+    finally:
+        engine.close()
+
+
+def _generate_and_grade(store: RunStore, plans: Sequence[BenchmarkPlan], engine: Engine, settings: RunSettings,
+                        progress: ProgressFactory, resuming: bool) -> RunResult:
+    n = settings.sampling.n
+    done: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for s in store.read_samples():
+        done[(s.benchmark, s.problem_id)].add(s.sample_index)
+    resumed = sum(len(v) for v in done.values()) if resuming else 0
+    work = []
+    for plan in plans:
+        store.append_prompts(
+            PromptRecord(prompt_hash=h, benchmark=plan.benchmark.name, problem_id=p.id, prompt=text)
+            for p, text, h in zip(plan.problems, plan.rendered, plan.hashes, strict=True)
+        )
+        bench_done = {pid: idx for (b, pid), idx in done.items() if b == plan.benchmark.name}
+        work.append((plan, missing_requests(plan, bench_done, n)))
+    total = sum(r.n for _, reqs in work for _, r, _ in reqs)
+    advance = progress("generating and grading", total)
+    generated = 0
+    s = settings.sampling
+    for plan, reqs in work:
+        if not reqs:
+            continue
+        params = SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed,
+                                stop=plan.stop)
+        for k, completions in engine.generate([r for _, r, _ in reqs], params):
+            index, _, sample_indices = reqs[k]
+            store.append_samples(grade_records(plan, index, sample_indices, completions))
+            generated += len(completions)
+            advance(len(completions))
+    metrics = metrics_for(store, plans)
+    store.write_metrics(metrics)
+    return RunResult(output=store.dir, metrics=metrics, generated=generated, resumed=resumed)
+
+
+def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFactory = _no_progress) -> RunResult:
+    """Grade the stored samples of a run again with the current graders (no model needed)."""
+    store = RunStore.existing(directory)
+    config = store.read_config()
+    if data_dir is not None and not data_dir.is_dir():
+        raise UsageError(f"--data-dir {data_dir} is not a directory")
+    recorded = {info.source for info in config.data.values()}
+    if data_dir is None and any(s.startswith("local:") for s in recorded):
+        data_dir = Path(next(s for s in recorded if s.startswith("local:")).removeprefix("local:"))
+    source = data_source(data_dir)
+    prompt_config = PromptConfig(chat=config.prompt.chat, system_prompt=config.prompt.system_prompt, num_fewshot=0)
+    plans = []
+    for name in config.benchmarks:
+        if name not in benchmarks.names():
+            raise UsageError(f"run uses benchmark {name!r}, which is not installed here")
+        plan = load_plan(benchmarks.get(name), source, config.limit, prompt_config)
+        if plan.data_hash != config.data[name].content_hash:
+            raise UsageError(f"{name} data differs from the data this run used (hash {plan.data_hash} vs "
+                             f"{config.data[name].content_hash}); pass --data-dir with the original files")
+        plans.append(plan)
+    store.lock()
+    try:
+        samples = store.read_samples()
+        by_id = {(p.benchmark.name, q.id): (p, q) for p in plans for q in p.problems}
+        advance = progress("grading", len(samples))
+        regraded: list[SampleRecord] = []
+        for chunk_start in range(0, len(samples), 256):
+            chunk = samples[chunk_start:chunk_start + 256]
+            grouped: dict[str, list[int]] = defaultdict(list)
+            for i, s in enumerate(chunk):
+                if (s.benchmark, s.problem_id) in by_id:
+                    grouped[s.benchmark].append(i)
+            new = list(chunk)
+            for bench_name, idxs in grouped.items():
+                plan = next(p for p in plans if p.benchmark.name == bench_name)
+                problems = [by_id[(bench_name, chunk[i].problem_id)][1] for i in idxs]
+                verdicts = plan.benchmark.grade_many(problems, [chunk[i].completion for i in idxs])
+                for i, v in zip(idxs, verdicts, strict=True):
+                    new[i] = SampleRecord(**{**chunk[i].to_dict(), "extracted": v.extracted,
+                                             "correct": bool(v.correct), "reason": v.reason,
+                                             "subscores": dict(v.subscores)})
+            regraded += new
+            advance(len(chunk))
+        store.replace_samples(regraded)
+        graders = {**config.graders, **{p.benchmark.name: p.benchmark.grader_id() for p in plans}}
+        store.write_config(RunConfig.from_dict({**config.to_dict(), "graders": graders}))
+        metrics = metrics_for(store, plans)
+        store.write_metrics(metrics)
+    finally:
+        store.close()
+    return RunResult(output=store.dir, metrics=metrics, generated=0, resumed=len(samples))

@@ -1,0 +1,603 @@
+"""Read an extracted answer (LaTeX or plain text) into an answer tree, in linear time.
+
+A hand-written recursive-descent parser: no ANTLR (90% of math-verify's time goes to its
+pure-Python runtime), no `eval` (Qwen's grader executes model text through `parse_expr`).
+Anything this parser does not understand raises `Unparsed`; the caller then falls back to a
+slower parser inside a deadline-bound worker.
+
+Normalisation choices, each one a fix for a failure of a public grader:
+- digit groups `1,000`, `1{,}000`, `1\\,000`, `1 000` are one number, never a product or a list;
+- `\\text{}` / `\\mbox{}` / `\\mathrm{}` units and `^\\circ`, `°`, `\\$` are dropped, but bare single
+  letters are never taken for units (`x + c` keeps its `c`);
+- primes stay part of a name (`f'` is not `f`) and case is kept (`X` is not `x`);
+- `0.\\overline{3}` is 1/3; `\\varnothing`, `\\emptyset`, `\\{\\}` are the empty set;
+  `\\infty`, `infinity` and `\\text{infinity}` are infinity;
+- `a or b` parses to `Alternatives`, so a hedge can be told from an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from fractions import Fraction
+
+from graders.nodes import Alternatives, Apply, Group, Node, Num, Relation, Sym, Text
+
+#: Inputs longer than this are not parsed in-process (they go to the deadline-bound fallback).
+MAX_ANSWER_CHARS = 2000
+MAX_DEPTH = 60
+MAX_DIGITS = 5000
+
+
+class Unparsed(ValueError):
+    """The answer uses notation this parser does not read."""
+
+
+FUNCTIONS = frozenset({
+    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "ln", "log", "exp", "det", "gcd", "lcm", "max", "min", "floor", "ceil",
+})
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+UNIT_WORDS = _words("""
+cm centimeter centimeters centimetre centimetres m meter meters metre metres km kilometer kilometers mm
+in inch inches ft foot feet yd yard yards mi mile miles sq square cubic units unit
+g gram grams kg kilogram kilograms mg lb lbs pound pounds oz ounce ounces ton tons
+s sec second seconds min minute minutes hr hour hours h day days week weeks month months year years
+l liter liters litre litres ml gallon gallons quart quarts pint pints cup cups
+degree degrees deg radian radians rad
+dollar dollars cent cents euro euros percent
+mph kph km/h m/s
+""")
+_UNICODE = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "\\times ", "\u00f7": "\\div ", "\u00b7": "\\cdot ",
+    "\u22c5": "\\cdot ", "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u221a": "\\sqrt ", "\u2264": "\\le ",
+    "\u2265": "\\ge ", "\u2260": "\\ne ", "\u00b0": "^\\circ ", "\u00b2": "^2", "\u00b3": "^3", "\u2205": "\\emptyset ",
+    "\u222a": "\\cup ", "\u2229": "\\cap ", "\u00b1": "\\pm ", "\u2032": "'", "\u2009": " ", "\u202f": " ",
+    "\u00a0": " ",
+}
+_UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname|boldsymbol|bf|rm)\s*\{")
+_SPACING = re.compile(r"\\(?:displaystyle|left|right|bigl|bigr|Bigl|Bigr|big|Big|!|limits)(?![A-Za-z])")
+_DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\;|\\:|~| )(?=\d{3}(?!\d))")
+_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\^\s*\{\s*o\s*\}")
+
+
+_SCALE_WORD = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
+_SCALES = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+
+
+def _scaled(number: str, word: str) -> str:
+    """`3.5 million` is 3500000 (exactly), not 3.5 with a unit."""
+    value = Fraction(number) * 10 ** _SCALES[word.lower()]
+    return str(value.numerator) if value.denominator == 1 else f"{float(value)!r}"
+
+
+def _replace_text_commands(s: str) -> str:
+    """`\\text{..}` and friends: units vanish (with a trailing `^2`), words stay as plain words."""
+    out = []
+    pos = 0
+    while True:
+        m = _TEXT_CMD.search(s, pos)
+        if m is None:
+            out.append(s[pos:])
+            return "".join(out)
+        depth, i = 1, m.end()
+        while i < len(s) and depth:
+            depth += {"{": 1, "}": -1}.get(s[i], 0)
+            i += 1
+        if depth:
+            raise Unparsed("unclosed \\text{")
+        inner = s[m.end():i - 1].strip()
+        out.append(s[pos:m.start()])
+        if inner.lower().rstrip(".") in UNIT_WORDS or _all_units(inner):
+            power = re.match(r"\s*\^\s*\{?\s*[23]\s*\}?", s[i:])
+            if power:
+                i += power.end()
+            out.append(" ")
+        else:
+            out.append(f" {inner} ")
+        pos = i
+
+
+def _all_units(text: str) -> bool:
+    words = re.split(r"[\s/^]+|\^?\{?\d\}?", text.lower())
+    words = [w.strip(".") for w in words if w.strip(".")]
+    return bool(words) and all(w in UNIT_WORDS for w in words)
+
+
+def normalize(answer: str, *, percent: str = "strip") -> str:
+    """Canonical spelling of an answer string before tokenising (see the module docstring)."""
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], answer)
+    s = unicodedata.normalize("NFKC", s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\\$", " ").replace("$", " ")
+    s = s.replace("\\left.", "").replace("\\right.", "")
+    s = _SPACING.sub("", s)
+    s = _DIGIT_GROUP.sub("", s)
+    s = _DEGREES.sub(" ", s)
+    s = _replace_text_commands(s)
+    s = _SCALE_WORD.sub(lambda m: _scaled(m.group(1), m.group(2)), s)
+    s = s.replace("\\%", "%").replace("%", " " if percent == "strip" else " / 100 ")
+    s = re.sub(r"\\[,;:]|\\quad|\\qquad|\\ |~", " ", s)
+    s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
+    # Trailing unit words after a number: "5 apples", "12 cm^2". Never single letters.
+    s = re.sub(r"(?<=[\d}])\s*(?:[A-Za-z]{2,}\.?\s*)+(?:\^\s*\{?[23]\}?)?$",
+               lambda m: "" if _all_units(m.group()) or _words_only(s, m) else m.group(), s)
+    if _THOUSANDS.match(s):
+        s = s.replace(",", "")
+    return s.strip()
+
+
+def _words_only(s: str, m: re.Match[str]) -> bool:
+    """Trailing words after a plain number are units even when not in the list ("5 apples")."""
+    head = s[:m.start()].strip()
+    return re.fullmatch(r"-?[\d.]+", head) is not None and "or" not in m.group().split()
+
+
+_TOKEN = re.compile(r"""
+    (?P<num>\d+(?:\.\d*)?|\.\d+)
+  | (?P<cmd>\\[A-Za-z]+|\\[{}|]|\\\\)
+  | (?P<word>[A-Za-z]+)
+  | (?P<op><=|>=|!=|[-+*/^_=<>!(){}\[\],;|&'])
+  | (?P<space>\s+)
+""", re.VERBOSE)
+
+
+def tokenize(s: str) -> list[tuple[str, str]]:
+    tokens = []
+    pos = 0
+    while pos < len(s):
+        m = _TOKEN.match(s, pos)
+        if m is None:
+            raise Unparsed(f"unexpected character {s[pos]!r}")
+        kind = m.lastgroup or ""
+        if kind != "space":
+            tokens.append((kind, m.group()))
+        pos = m.end()
+    return tokens
+
+
+_CMD_ALIASES = {
+    "\\cdot": "*", "\\times": "*", "\\ast": "*", "\\div": "/", "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=",
+    "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=", "\\ne": "!=", "\\neq": "!=", "\\lt": "<", "\\gt": ">",
+    "\\lbrace": "\\{", "\\rbrace": "\\}", "\\lvert": "|", "\\rvert": "|", "\\vert": "|", "\\mid": "|",
+    "\\lbrack": "[", "\\rbrack": "]", "\\langle": "(", "\\rangle": ")",
+}
+_CONSTANT_CMDS = {"\\pi": "pi", "\\infty": "inf", "\\infinity": "inf", "\\e": "e"}
+_EMPTY_SET = ("\\emptyset", "\\varnothing")
+_RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "\\in", "\\approx"}
+_CLOSERS = {")", "]", "\\}", "}", "&", "\\\\", "\\end"}
+_WORD_CONSTANTS = {"infinity": "inf", "inf": "inf", "pi": "pi"}
+
+
+def _alias(kind: str, value: str) -> tuple[str, str]:
+    """`\\cdot` reads as `*`, `\\le` as `<=`...; an alias that is an operator becomes an operator token."""
+    if kind != "cmd" or value not in _CMD_ALIASES:
+        return kind, value
+    alias = _CMD_ALIASES[value]
+    return ("cmd" if alias.startswith("\\") else "op"), alias
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.toks = [_alias(k, v) for k, v in tokens]
+        self.i = 0
+        self.depth = 0
+
+    # -- helpers --------------------------------------------------------------------------------
+    def peek(self, ahead: int = 0) -> str | None:
+        j = self.i + ahead
+        return self.toks[j][1] if j < len(self.toks) else None
+
+    def kind(self) -> str | None:
+        return self.toks[self.i][0] if self.i < len(self.toks) else None
+
+    def take(self) -> str:
+        if self.i >= len(self.toks):
+            raise Unparsed("unexpected end of answer")
+        value = self.toks[self.i][1]
+        self.i += 1
+        return value
+
+    def expect(self, value: str) -> None:
+        got = self.take()
+        if got != value:
+            raise Unparsed(f"expected {value!r}, got {got!r}")
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise Unparsed("answer nested too deeply")
+
+    # -- grammar ---------------------------------------------------------------------------------
+    def answer(self) -> Node:
+        node = self.alternatives()
+        if self.i != len(self.toks):
+            raise Unparsed(f"unexpected {self.peek()!r}")
+        return node
+
+    def alternatives(self) -> Node:
+        items = [self.sequence()]
+        while self.peek() == "or":
+            self.take()
+            items.append(self.sequence())
+        return items[0] if len(items) == 1 else Alternatives(tuple(items))
+
+    def sequence(self) -> Node:
+        items = [self.relation()]
+        while self.peek() in (",", ";", "and"):
+            self.take()
+            if self.peek() == "and":
+                self.take()
+            if self.peek() is None:
+                break
+            items.append(self.relation())
+        return items[0] if len(items) == 1 else Group("list", tuple(items))
+
+    def relation(self) -> Node:
+        lhs = self.expr()
+        while self.peek() in _RELATIONS:
+            op = self.take()
+            op = "=" if op == "\\approx" else op
+            rhs = self.expr()
+            lhs = Relation(op, lhs, rhs) if not isinstance(lhs, Relation) else Relation(op, lhs, rhs)
+        return lhs
+
+    def expr(self) -> Node:
+        self.enter()
+        node = self.term()
+        while self.peek() in ("+", "-", "\\pm", "\\mp", "\\cup", "\\cap", "\\setminus"):
+            op = self.take()
+            rhs = self.term()
+            if op == "+":
+                node = Apply("add", (node, rhs))
+            elif op == "-":
+                node = Apply("add", (node, Apply("neg", (rhs,))))
+            elif op in ("\\pm", "\\mp"):
+                node = Apply("pm", (node, rhs))
+            else:
+                node = Apply({"\\cup": "union", "\\cap": "intersect", "\\setminus": "minus"}[op], (node, rhs))
+        self.depth -= 1
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while True:
+            tok = self.peek()
+            if tok in ("*", "/"):
+                self.take()
+                rhs = self.unary()
+                node = Apply("mul", (node, rhs)) if tok == "*" else Apply("div", (node, rhs))
+            elif self._starts_atom():
+                rhs = self.unary(implicit=True)
+                node = self._implicit(node, rhs)
+            else:
+                return node
+
+    def _implicit(self, left: Node, right: Node) -> Node:
+        # A mixed number: 2\frac{1}{2} is 5/2, not 2 * 1/2.
+        if (isinstance(left, Num) and left.form == "int" and isinstance(right, Num) and right.form == "fraction"
+                and right.value > 0):
+            return Num(left.value + right.value, "mixed")
+        return Apply("mul", (left, right))
+
+    def _starts_atom(self) -> bool:
+        kind, tok = self.kind(), self.peek()
+        if tok is None:
+            return False
+        if kind in ("num", "word"):
+            return tok not in ("or", "and")
+        if kind == "cmd":
+            return tok not in _RELATIONS and tok not in ("\\pm", "\\mp", "\\cup", "\\cap", "\\setminus", "\\}",
+                                                        "\\\\", "\\end", "\\right")
+        return tok in ("(", "{", "\\{")
+
+    def unary(self, implicit: bool = False) -> Node:
+        tok = self.peek()
+        if tok == "-" and not implicit:
+            self.take()
+            return Apply("neg", (self.unary(),))
+        if tok == "+" and not implicit:
+            self.take()
+            return self.unary()
+        if tok in ("\\pm", "\\mp") and not implicit:
+            self.take()
+            return Apply("pm", (Num(Fraction(0)), self.unary()))
+        return self.power()
+
+    def power(self) -> Node:
+        base = self.postfix(self.atom())
+        if self.peek() == "^":
+            self.take()
+            exponent = self.script()
+            base = self.postfix(Apply("pow", (base, exponent)))
+        return base
+
+    def script(self, single_digit: bool = False) -> Node:
+        """The argument of ^, _ or \\frac: a braced group or one token (`x^2`, `x^-1`, `x^\\pi`).
+
+        With `single_digit` a bare number gives only its first digit, as TeX reads `\\frac12`.
+        """
+        self.enter()
+        tok = self.peek()
+        if tok == "{":
+            node = self.braced()
+        elif tok == "-":
+            self.take()
+            node = Apply("neg", (self.script(),))
+        elif self.kind() == "num":  # `10^23` as models write it in text means 10^{23}
+            text = self.take()
+            if single_digit and len(text) > 1 and text[0] != ".":
+                self.toks.insert(self.i, ("num", text[1:]))
+                text = text[0]
+            node = _number(text)
+        elif self.kind() == "word":
+            word = self.take()
+            node = Sym(word[0])
+            if len(word) > 1:
+                self.toks.insert(self.i, ("word", word[1:]))
+        else:
+            node = self.atom()
+        self.depth -= 1
+        return node
+
+    def postfix(self, node: Node) -> Node:
+        while True:
+            tok = self.peek()
+            if tok == "!":
+                self.take()
+                node = Apply("fact", (node,))
+            elif tok == "'" and isinstance(node, Sym):
+                self.take()
+                node = Sym(node.name + "'")
+            elif tok == "_" and isinstance(node, Sym):
+                self.take()
+                sub = self.script()
+                node = Sym(f"{node.name}_{_key(sub)}")
+            else:
+                return node
+
+    def braced(self) -> Node:
+        self.expect("{")
+        node = self.alternatives()
+        self.expect("}")
+        return node
+
+    def atom(self) -> Node:
+        self.enter()
+        try:
+            return self._atom()
+        finally:
+            self.depth -= 1
+
+    def _atom(self) -> Node:
+        kind, tok = self.kind(), self.take()
+        if kind == "num":
+            return self._number_with_overline(tok)
+        if kind == "word":
+            return self._word(tok)
+        if tok in ("(", "["):
+            return self._bracketed(tok)
+        if tok == "{":
+            if self.peek() == "}":
+                self.take()
+                return Group("set", ())
+            node = self.alternatives()
+            self.expect("}")
+            return node
+        if tok == "\\{":
+            if self.peek() == "\\}":
+                self.take()
+                return Group("set", ())
+            inner = self.alternatives()
+            self.expect("\\}")
+            items = inner.items if isinstance(inner, Group) and inner.kind == "list" else (inner,)
+            return Group("set", items)
+        if tok == "|":
+            inner = self.expr()
+            self.expect("|")
+            return Apply("abs", (inner,))
+        if kind == "cmd":
+            return self._command(tok)
+        raise Unparsed(f"unexpected {tok!r}")
+
+    def _number_with_overline(self, tok: str) -> Num:
+        num = _number(tok)
+        if self.peek() == "\\overline" and "." in tok:
+            self.take()
+            self.expect("{")
+            digits = self.take()
+            self.expect("}")
+            if not digits.isdigit():
+                raise Unparsed("\\overline needs digits")
+            return Num(_repeating(tok, digits), "repeating")
+        return num
+
+    def _word(self, word: str) -> Node:
+        lower = word.lower()
+        if lower in _WORD_CONSTANTS:
+            return Sym(_WORD_CONSTANTS[lower])
+        if lower in FUNCTIONS and len(word) > 2:
+            return self._function(lower)
+        if len(word) == 1:
+            return Sym(word)
+        # Several letters in math are a product of variables (`xy`), but `sqrt`, `pi` written out
+        # are commands.
+        if lower == "sqrt":
+            return Apply("sqrt", (self.unary(implicit=True),))
+        node: Node = Sym(word[0])
+        for ch in word[1:]:
+            node = Apply("mul", (node, Sym(ch)))
+        return node
+
+    def _bracketed(self, opener: str) -> Node:
+        if self.peek() in (")", "]"):
+            closer = self.take()
+            return Group("tuple", (), opener, closer)
+        inner = self.alternatives()
+        closer = self.take()
+        if closer not in (")", "]"):
+            raise Unparsed(f"bracket {opener!r} closed by {closer!r}")
+        if isinstance(inner, Group) and inner.kind == "list":
+            kind = "interval" if len(inner.items) == 2 else "tuple"
+            if kind == "tuple" and (opener, closer) != ("(", ")") and (opener, closer) != ("[", "]"):
+                raise Unparsed("mixed brackets around a tuple")
+            return Group(kind, inner.items, opener, closer)
+        if opener == "(" and closer == ")":
+            return inner
+        if opener == "[" and closer == "]":
+            return inner  # [x] as grouping
+        raise Unparsed("mixed brackets around one value")
+
+    def _command(self, cmd: str) -> Node:
+        if cmd in _CONSTANT_CMDS:
+            return Sym(_CONSTANT_CMDS[cmd])
+        if cmd in _EMPTY_SET:
+            return Group("set", ())
+        if cmd == "\\frac":
+            num = self.script(single_digit=True)
+            den = self.script(single_digit=True)
+            if isinstance(num, Num) and isinstance(den, Num) and num.form == "int" and den.form == "int" \
+                    and den.value != 0:
+                return Num(num.value / den.value, "fraction")
+            return Apply("div", (num, den))
+        if cmd == "\\binom":
+            return Apply("binom", (self.script(single_digit=True), self.script(single_digit=True)))
+        if cmd == "\\sqrt":
+            if self.peek() == "[":
+                self.take()
+                index = self.expr()
+                self.expect("]")
+                return Apply("root", (self.script(single_digit=True), index))
+            return Apply("sqrt", (self.script(single_digit=True),))
+        name = cmd[1:]
+        if name in FUNCTIONS:
+            return self._function(name)
+        if name in ("begin",):
+            return self._environment()
+        if name in ("lfloor", "lceil"):
+            inner = self.expr()
+            self.expect("\\r" + name[2:])
+            return Apply(name[1:], (inner,))
+        if name in ("overline", "bar", "vec", "hat", "mathbb", "mathcal", "circ"):
+            raise Unparsed(f"\\{name} is not read by the fast parser")
+        if len(name) > 1 and name in _GREEK:
+            return Sym(name)
+        raise Unparsed(f"unknown command {cmd}")
+
+    def _function(self, name: str) -> Node:
+        power: Node | None = None
+        base: Node | None = None
+        if self.peek() == "_" and name == "log":
+            self.take()
+            base = self.script()
+        if self.peek() == "^":
+            self.take()
+            power = self.script()
+        arg = self.atom() if self.peek() == "(" else self.unary(implicit=True)
+        node: Node = Apply(name, (arg,) if base is None else (arg, base))
+        if power is not None:
+            if isinstance(power, Apply) and power.op == "neg" and power.args == (Num(Fraction(1)),):
+                node = Apply("a" + name if name in ("sin", "cos", "tan") else name + "^-1", (arg,))
+            else:
+                node = Apply("pow", (node, power))
+        return node
+
+    def _environment(self) -> Node:
+        self.expect("{")
+        env = self.take()
+        self.expect("}")
+        if env not in ("pmatrix", "bmatrix", "matrix", "vmatrix", "array", "smallmatrix"):
+            raise Unparsed(f"environment {env}")
+        if env == "array" and self.peek() == "{":
+            self.braced_raw()
+        rows: list[Node] = []
+        row: list[Node] = []
+        while True:
+            if self.peek() == "\\end":
+                break
+            row.append(self.expr())
+            sep = self.peek()
+            if sep == "&":
+                self.take()
+            elif sep == "\\\\":
+                self.take()
+                rows.append(Group("tuple", tuple(row)))
+                row = []
+            elif sep != "\\end":
+                raise Unparsed(f"unexpected {sep!r} in matrix")
+        if row:
+            rows.append(Group("tuple", tuple(row)))
+        self.take()
+        self.expect("{")
+        self.take()
+        self.expect("}")
+        node = Group("matrix", tuple(rows))
+        return Apply("det", (node,)) if env == "vmatrix" else node
+
+    def braced_raw(self) -> None:
+        depth = 0
+        while True:
+            tok = self.take()
+            depth += {"{": 1, "}": -1}.get(tok, 0)
+            if depth == 0:
+                return
+
+
+_GREEK = _words("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi
+omicron rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""")
+
+
+def _number(text: str) -> Num:
+    if len(text) > MAX_DIGITS:
+        raise Unparsed("number too long")
+    if "." in text:
+        return Num(Fraction(text.rstrip(".") or "0"), "decimal" if not text.endswith(".") else "int")
+    return Num(Fraction(int(text)), "int")
+
+
+def _repeating(prefix: str, digits: str) -> Fraction:
+    """0.1\\overline{6} = 1/6: the non-repeating prefix plus the repeating block over 9s."""
+    whole, _, frac = prefix.partition(".")
+    base = Fraction(int(whole or "0")) + (Fraction(int(frac), 10 ** len(frac)) if frac else 0)
+    block = Fraction(int(digits), (10 ** len(digits) - 1) * 10 ** len(frac))
+    return base + block
+
+
+def _key(node: Node) -> str:
+    if isinstance(node, Num):
+        return str(node.value)
+    if isinstance(node, Sym):
+        return node.name
+    return repr(node)
+
+
+_WORD_ANSWER = re.compile(r"^\(?[A-Za-z][A-Za-z' \-]*\)?$")
+_CHOICE = re.compile(r"^\(?([A-Ea-e])\)$|^\(([A-Ea-e])\)?$")
+
+
+def parse_answer(answer: str, *, percent: str = "strip") -> Node:
+    """The answer tree of an extracted answer; raises Unparsed for notation it does not read."""
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise Unparsed("answer too long for the fast parser")
+    text = normalize(answer, percent=percent)
+    if not text:
+        raise Unparsed("empty answer")
+    choice = _CHOICE.match(text)
+    if choice:
+        return Text((choice.group(1) or choice.group(2)).upper())
+    if _WORD_ANSWER.match(text) and _is_word_answer(text):
+        return Text(" ".join(text.strip("()").lower().split()))
+    return _Parser(tokenize(text)).answer()
+
+
+def _is_word_answer(text: str) -> bool:
+    """A word answer ("Monday", "odd", "no solution") as opposed to algebra in letters (`xy`, `a b`)."""
+    words = text.strip("()").split()
+    if any(w.lower() in ("or", "and") for w in words):
+        return False
+    return any(len(w) >= 3 and w.lower() not in _WORD_CONSTANTS and w.lower() not in FUNCTIONS for w in words)

@@ -1,0 +1,199 @@
+"""MATH / MATH-500 grader: is the final answer of a completion the gold answer?
+
+The same functions grade `evalkit run` samples and compute RL rewards (`graders.rewards`), so a
+verdict must be right, fast and bounded in time from any thread.
+
+How a pair is graded:
+1. Extraction (`graders.extract`): the text after the last `</think>`; the last `\\boxed{}` /
+   `\\fbox{}` / `\\boxed 5`, else the last "final answer is" / "the answer is" / "Answer:" phrase,
+   else the last number. The gold may be a bare answer (MATH-500 `answer`), a solution with a
+   box (MATH `solution`) or a GSM8K solution ending in `#### N`.
+2. Fast path, in the calling process, no sympy (`graders.latex`, `graders.compare`): normalise
+   and parse both answers with a linear-time parser, then compare structures, exact rationals,
+   and otherwise values at pseudo-random points with mpmath. Size guards refuse power towers,
+   huge factorials and digit strings before evaluating. This decides almost every pair in
+   tens of microseconds.
+3. Slow path, only for what the fast path cannot read or decide (`graders.symbolic`): sympy or
+   math-verify in a persistent worker process that is killed and replaced when it overruns
+   `timeout_s` (`graders.deadline`). No signals, so it works from threads, asyncio and Ray.
+   An overrun is `Verdict(False, extracted, "timeout")`.
+
+Grading policy (`graders.policy.GradingPolicy`; pass `policy=` to change one):
+- `reject_hedges`: "1 or 2", or `\\boxed{1}` or `\\boxed{2}`, is wrong for gold 1. Side-by-side
+  boxes joined by "and" or commas are one list answer, right only for a gold list.
+- `reject_unevaluated`: against a plain-number gold, `\\boxed{123 \\times 456}` or `\\sqrt{25}`
+  restates the question instead of answering it: wrong ("unevaluated").
+- `percent="strip"`: `25\\%` and 25 are the same answer; 0.25 is not (no silent x100).
+- `rel_tol=0`: numbers are compared exactly (`0.333` is not 1/3); a tolerance, when set,
+  applies only to decimal answers against non-integer golds.
+- `unordered_lists`: "find all" lists and sets match in any order; tuples, intervals (with
+  their brackets: `(1, 2]` is not `(1, 2)`) and matrices element-wise in order.
+- `accept_assignment`: `x = 3` for gold 3 and 3 for gold `x = 3`.
+Fixed choices: units in `\\text{}` and `^\\circ` are dropped; a single letter is never a unit;
+primes and case are significant (`f'(x)` is not `f(x)`); digit groups (`1,000`, `1\\,000`,
+`1 000`) are numbers; model text is never evaluated as code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+
+from graders.compare import Outcome, compare
+from graders.deadline import DeadlineExceeded, WorkerCrashed, shared_pool
+from graders.extract import Extraction, anchored_answer, answer_region, boxed_answer, hash_answer, last_number
+from graders.latex import Unparsed, parse_answer
+from graders.nodes import Node
+from graders.policy import DEFAULT_POLICY, GradingPolicy
+from graders.symbolic import slow_equal
+from graders.verdict import Verdict
+
+GRADER_VERSION = "2"
+
+_WORKER_PRELOAD = ("graders.symbolic", "sympy", "math_verify")
+_TEXT_HEDGE = re.compile(r"\bor\b")
+_CLUSTER_POLICY = GradingPolicy(reject_unevaluated=False)
+
+
+def _extract(text: str) -> Extraction:
+    region = answer_region(text)
+    if region is None:
+        return Extraction(None, "none")
+    for finder in (boxed_answer, anchored_answer, last_number):
+        found = finder(region)
+        if found is not None:
+            return found
+    return Extraction(None, "none")
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a completion or a solution (see step 1 of the module docstring)."""
+    return _extract(text).answer
+
+
+@lru_cache(maxsize=65536)
+def gold_answer(gold: str) -> str | None:
+    """The answer inside a gold: a bare answer, a solution with a box, or a `#### N` solution."""
+    if "\\boxed" in gold or "\\fbox" in gold:
+        found = boxed_answer(gold)
+        return found.answer if found else None
+    if "####" in gold:
+        found = hash_answer(gold)
+        return found.answer if found else None
+    text = gold.strip()
+    if len(text) >= 2 and text.startswith("$") and text.endswith("$"):
+        text = text.strip("$").strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    tree: Node | None  # None: the fast parser could not read it
+
+
+@lru_cache(maxsize=65536)
+def _parse(answer: str, percent: str) -> _Parsed:
+    """Parsed answers are cached: a gold is parsed once per process, a repeated prediction too."""
+    try:
+        return _Parsed(parse_answer(answer, percent=percent))
+    except (Unparsed, RecursionError):
+        return _Parsed(None)
+
+
+def _decide(pred: str, gold: str, policy: GradingPolicy) -> Outcome:
+    """Fast-path outcome; `same is None` means the slow path must decide."""
+    if pred == gold:
+        return Outcome(True, "equal")
+    p, g = _parse(pred, policy.percent).tree, _parse(gold, policy.percent).tree
+    if p is None and policy.reject_hedges and _TEXT_HEDGE.search(pred) and not _TEXT_HEDGE.search(gold):
+        return Outcome(False, "hedged")
+    if p is None or g is None:
+        return Outcome(None, "unparsed")
+    return compare(p, g, policy)
+
+
+def _slow(pred: str, gold: str, policy: GradingPolicy, timeout_s: float) -> Outcome:
+    try:
+        same = shared_pool(_WORKER_PRELOAD).call(slow_equal, (pred, gold, policy.percent), timeout_s)
+    except DeadlineExceeded:
+        return Outcome(False, "timeout")
+    except WorkerCrashed:
+        return Outcome(False, "error")
+    except Exception:  # the slow path failed on this input: not a correct answer
+        return Outcome(False, "error")
+    return Outcome(bool(same), "equal_symbolic" if same else "different")
+
+
+def grade(completion: str, gold: str, *, timeout_s: float = 1.0, policy: GradingPolicy = DEFAULT_POLICY) -> Verdict:
+    """Grade one completion against a gold (bare answer, boxed solution or `#### N` solution)."""
+    return grade_batch([completion], [gold], timeout_s=timeout_s, policy=policy)[0]
+
+
+def grade_batch(completions: list[str], golds: list[str], *, timeout_s: float = 1.0,
+                policy: GradingPolicy = DEFAULT_POLICY) -> list[Verdict]:
+    """Grade pairs (e.g. one GRPO group); each distinct (prediction, gold) is decided once.
+
+    Pairs that need the slow path run concurrently on the worker pool, each under `timeout_s`.
+    """
+    if len(completions) != len(golds):
+        raise ValueError(f"grade_batch got {len(completions)} completions but {len(golds)} golds")
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+    decided: dict[tuple[str, str], Outcome] = {}
+    rows: list[tuple[Extraction, str | None]] = []
+    for completion, gold in zip(completions, golds, strict=True):
+        found = _extract(completion)
+        gold_text = gold_answer(gold)
+        rows.append((found, gold_text))
+        if found.answer is None or gold_text is None or (found.hedged and policy.reject_hedges):
+            continue
+        key = (found.answer, gold_text)
+        if key not in decided:
+            decided[key] = _decide(found.answer, gold_text, policy)
+    pending = [key for key, outcome in decided.items() if outcome.same is None]
+    if pending:
+        def run(key: tuple[str, str]) -> Outcome:
+            return _slow(key[0], key[1], policy, timeout_s)
+
+        if len(pending) == 1:
+            decided[pending[0]] = run(pending[0])
+        else:
+            workers = shared_pool(_WORKER_PRELOAD).size
+            with ThreadPoolExecutor(max_workers=min(workers, len(pending))) as executor:
+                for key, outcome in zip(pending, executor.map(run, pending), strict=True):
+                    decided[key] = outcome
+    return [_verdict(found, gold_text, decided, policy) for found, gold_text in rows]
+
+
+def _verdict(found: Extraction, gold_text: str | None, decided: dict[tuple[str, str], Outcome],
+             policy: GradingPolicy) -> Verdict:
+    if found.answer is None:
+        return Verdict(False, None, "no_answer")
+    if gold_text is None:
+        return Verdict(False, found.answer, "bad_gold")
+    if found.hedged and policy.reject_hedges:
+        return Verdict(False, found.answer, "hedged")
+    outcome = decided[(found.answer, gold_text)]
+    return Verdict(bool(outcome.same), found.answer, outcome.reason)
+
+
+def is_equiv(a: str, b: str, *, timeout_s: float = 1.0) -> bool:
+    """Whether two extracted answers are the same answer (used to cluster maj@k votes).
+
+    Restated forms count as equal here (`2^{10}` and 1024 are one cluster); hedges do not.
+    """
+    if a == b:
+        return True
+    outcome = _decide(a, b, _CLUSTER_POLICY)
+    if outcome.same is None:
+        outcome = _slow(a, b, _CLUSTER_POLICY, timeout_s)
+    return bool(outcome.same)
+
+
+async def grade_async(completion: str, gold: str, *, timeout_s: float = 1.0,
+                      policy: GradingPolicy = DEFAULT_POLICY) -> Verdict:
+    """`grade` for asyncio code: runs in a thread so the event loop is never blocked."""
+    return await asyncio.to_thread(grade, completion, gold, timeout_s=timeout_s, policy=policy)

