@@ -6,8 +6,11 @@ every flag. Heavy libraries are imported only by the command that needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import glob
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -95,10 +98,11 @@ def _split_benchmarks(value: str) -> list[str]:
 @app.command("run")
 @user_errors
 def run_command(
-    model: Annotated[str, typer.Option(
+    model: Annotated[list[str], typer.Option(
         "--model", "-m", rich_help_panel=MODEL_PANEL,
         help="Model to evaluate: a local HF directory (e.g. out/step-100), a .gguf file, a hub id (org/name), "
-             "the alias smollm2-135m, or the served model name with --engine openai.")],
+             "the alias smollm2-135m, or the served model name with --engine openai. Repeat the flag or use a "
+             "quoted glob ('out/step-*') to evaluate many checkpoints, one run directory each.")],
     benchmarks_: Annotated[str, typer.Option(
         "--benchmarks", "-b", rich_help_panel=DATA_PANEL,
         help="Comma-separated benchmark names (see `evalkit list`), e.g. gsm8k,math500.")] = "gsm8k",
@@ -161,8 +165,13 @@ def run_command(
         raise UsageError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
     if concurrency < 1 or batch_size < 1 or tensor_parallel_size < 1:
         raise UsageError("--concurrency, --batch-size and --tensor-parallel-size must be at least 1")
-    settings = RunSettings(
-        model=model, benchmarks=_split_benchmarks(benchmarks_), engine=engine,
+    models = expand_models(model)
+    if output is not None and len(models) > 1:
+        outputs = [output / _model_dir_name(m) for m in models]
+    else:
+        outputs = [output] * len(models)
+    template = RunSettings(
+        model=models[0], benchmarks=_split_benchmarks(benchmarks_), engine=engine,
         sampling=SamplingConfig(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         prompt=PromptConfig(chat=chat_template, system_prompt=system_prompt, num_fewshot=num_fewshot),
         limit=limit, data_dir=data_dir, output=output,
@@ -170,11 +179,41 @@ def run_command(
                                      device=device, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
                                      max_model_len=max_model_len, seed=seed),
     )
-    with _make_progress() as progress:
-        result = run(settings, progress=_progress_factory(progress))
-    if result.resumed:
-        err_console.print(f"resumed: {result.resumed} samples were already in {result.output}")
-    print_summary(result)
+    for i, (one_model, one_output) in enumerate(zip(models, outputs, strict=True)):
+        if len(models) > 1:
+            err_console.print(f"[bold]model {i + 1}/{len(models)}:[/] {one_model}")
+        settings = dataclasses.replace(template, model=one_model, output=one_output)
+        with _make_progress() as progress:
+            result = run(settings, progress=_progress_factory(progress))
+        if result.resumed:
+            err_console.print(f"resumed: {result.resumed} samples were already in {result.output}")
+        print_summary(result)
+
+
+def expand_models(specs: list[str]) -> list[str]:
+    """--model values with shell-style globs expanded (sorted by checkpoint step when they have one)."""
+    from evalkit.errors import UsageError
+
+    models: list[str] = []
+    for spec in specs:
+        if any(ch in spec for ch in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(spec)), key=_step_key)
+            if not matches:
+                raise UsageError(f"--model {spec!r} matched no path")
+            models += matches
+        else:
+            models.append(spec)
+    return list(dict.fromkeys(models))
+
+
+def _step_key(path: str) -> tuple[int, str]:
+    match = re.search(r"(\d+)/?$", path)
+    return (int(match.group(1)) if match else -1, path)
+
+
+def _model_dir_name(spec: str) -> str:
+    parts = Path(spec.rstrip("/")).parts[-2:] or (spec,)
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts)).strip("_") or "model"
 
 
 @app.command("grade")

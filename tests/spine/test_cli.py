@@ -114,3 +114,15 @@ def test_offline_hub_error_names_both_ways_to_fix(monkeypatch: pytest.MonkeyPatc
 def test_grade_on_a_non_run_directory(tmp_path: Path):
     result = invoke("grade", str(tmp_path))
     assert result.exit_code == 2 and "not a run directory" in result.output
+
+
+def test_many_checkpoints_by_glob_are_sorted_by_step(tmp_path: Path):
+    from evalkit.cli import _model_dir_name, expand_models
+
+    for step in (100, 20, 3):
+        (tmp_path / f"step-{step}").mkdir()
+    found = expand_models([str(tmp_path / "step-*"), "smollm2-135m"])
+    assert [Path(p).name for p in found[:3]] == ["step-3", "step-20", "step-100"] and found[3] == "smollm2-135m"
+    assert _model_dir_name(found[0]) == f"{tmp_path.name}_step-3"
+    result = invoke("run", "--model", str(tmp_path / "nothing-*"))
+    assert result.exit_code == 2 and "matched no path" in result.output

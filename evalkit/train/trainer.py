@@ -1,0 +1,291 @@
+"""The training loop: rollouts -> graded rewards -> advantages -> several clipped updates -> log -> checkpoint.
+
+`train()` is the whole loop and reads top to bottom (nanoGPT's train.py is the model); each stage
+it calls is one small function below it. Per step:
+
+1. sample `prompts_per_step` prompts, G completions each (under DAPO's dynamic sampling, groups whose
+   rewards are all equal are dropped and more prompts are drawn, up to `max_gen_batches` rounds);
+2. grade every completion with the shared graders (plus DAPO's overlong shaping when enabled);
+3. group-relative advantages;
+4. log-probs of the sampled tokens under the rollout policy (when the batch is reused) and the
+   reference policy (for the KL term or the KL log);
+5. `epochs` x `minibatches` optimizer steps on shuffled mini-batches, each with gradient
+   accumulation over micro-batches and gradient-norm clipping. Several updates per rollout are what
+   make the ratio differ from 1, and so what makes GRPO, GSPO and MPO differ at all;
+6. one JSON line of metrics (reward, accuracy, entropy, clip fractions, KL, lengths, zero-variance
+   groups, time split generation / reward / update) and, every `save_every` steps and at the end, a
+   checkpoint OUTPUT/step-N in Hugging Face format that `evalkit run --model OUTPUT/step-N` evaluates.
+
+Dropout is never switched on: the policy stays in eval mode, so on-policy ratios are exactly 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from evalkit.train.advantages import group_advantages, informative_groups, overlong_penalty
+from evalkit.train.config import TrainConfig
+from evalkit.train.losses import LossParams, Normalizer, PolicyTensors, get_loss, make_params
+from evalkit.train.rollout import Generator, HFGenerator, Rollout, SamplingSettings, token_logprobs
+from evalkit.train.tasks import Task
+
+
+def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator: Generator | None = None,
+          log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Train `model` in place on `task` with `cfg.algo`; returns the metrics records (also in metrics.jsonl)."""
+    cfg = cfg.resolved()
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    params = make_params(cfg.algo, cfg.loss)
+    model.eval()
+    reference = None
+    if params.beta > 0 or cfg.log_kl:
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
+    generator = generator or HFGenerator(model, tokenizer, batch_size=cfg.generation_batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = max(cfg.warmup_steps, 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p)
+    metrics_path = out / "metrics.jsonl"
+    metrics_path.write_text("", encoding="utf-8")
+    history: list[dict[str, Any]] = []
+
+    def record(entry: dict[str, Any]) -> None:
+        history.append(entry)
+        with metrics_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    if cfg.eval_every:
+        record({"step": 0, **evaluate(generator, task, cfg)})
+    for step in range(1, cfg.steps + 1):
+        batch = collect_rollouts(cfg, task, generator, sampling, rng)
+        start = time.perf_counter()
+        stats = update_policy(cfg, params, model, reference, optimizer, schedule, batch, step) if batch.trainable \
+            else {}
+        entry = {"step": step, "algo": cfg.algo, **batch.metrics(), **stats,
+                 "time_update_s": time.perf_counter() - start}
+        if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+            entry.update(evaluate(generator, task, cfg))
+        record(entry)
+        log(format_step(entry, cfg.steps))
+        if step == cfg.steps or (cfg.save_every and step % cfg.save_every == 0):
+            save_checkpoint(model, tokenizer, out / f"step-{step}", step=step, cfg=cfg)
+    return history
+
+
+# ----------------------------------------------------------------------------- 1-3: rollouts, rewards, advantages
+
+
+@dataclass
+class RolloutBatch:
+    """The completions one step trains on, with rewards and advantages, plus what generating them cost."""
+
+    rollout: Rollout
+    correct: Tensor  # [N] 1.0 / 0.0 from the graders
+    rewards: Tensor  # [N] correctness plus shaping
+    advantages: Tensor  # [N]
+    loss_mask: Tensor  # [N, T] completion tokens that enter the loss
+    all_correct: Tensor  # correctness of everything generated this step, kept or not
+    all_rewards: Tensor
+    all_lengths: Tensor
+    all_truncated: Tensor
+    groups_generated: int
+    groups_zero_variance: int
+    gen_rounds: int
+    time_generation_s: float
+    time_reward_s: float
+
+    @property
+    def trainable(self) -> bool:
+        return len(self.rollout) > 0 and bool(self.loss_mask.any())
+
+    def metrics(self) -> dict[str, Any]:
+        lengths = self.all_lengths.float()
+        return {
+            "reward_mean": float(self.all_rewards.mean()),
+            "accuracy": float(self.all_correct.mean()),
+            "completion_len_mean": float(lengths.mean()),
+            "completion_len_max": int(lengths.max()),
+            "truncated_frac": float(self.all_truncated.float().mean()),
+            "zero_variance_frac": self.groups_zero_variance / self.groups_generated,
+            "gen_rounds": self.gen_rounds,
+            "sequences_trained": len(self.rollout),
+            "time_generation_s": self.time_generation_s,
+            "time_reward_s": self.time_reward_s,
+        }
+
+
+def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, sampling: SamplingSettings,
+                     rng: random.Random) -> RolloutBatch:
+    """Steps 1-3: sample, grade, shape, filter (dynamic sampling) and compute advantages."""
+    G = cfg.group_size
+    kept: list[tuple[Rollout, Tensor, Tensor]] = []
+    seen_correct, seen_rewards, seen_lengths, seen_truncated = [], [], [], []
+    groups_kept = groups_generated = zero_variance = rounds = 0
+    gen_time = reward_time = 0.0
+    while rounds < (cfg.max_gen_batches if cfg.dynamic_sampling else 1):
+        rounds += 1
+        examples = task.sample(rng, cfg.prompts_per_step)
+        start = time.perf_counter()
+        rollout = generator.generate([e.prompt for e in examples], G, sampling,
+                                     add_special_tokens=task.add_special_tokens)
+        gen_time += time.perf_counter() - start
+        start = time.perf_counter()
+        golds = [e.gold for e in examples for _ in range(G)]
+        correct = torch.tensor(task.rewards(rollout.texts, golds), dtype=torch.float32)
+        rewards = correct.clone()
+        if cfg.overlong_buffer:
+            rewards += overlong_penalty(rollout.lengths, cfg.max_new_tokens, cfg.overlong_buffer).float()
+        reward_time += time.perf_counter() - start
+        informative = informative_groups(rewards, G)
+        groups_generated += len(examples)
+        zero_variance += int((~informative).sum())
+        seen_correct.append(correct)
+        seen_rewards.append(rewards)
+        seen_lengths.append(rollout.lengths)
+        seen_truncated.append(rollout.truncated)
+        if cfg.dynamic_sampling:
+            groups = informative.nonzero().flatten()[: cfg.prompts_per_step - groups_kept]
+            rows = (groups[:, None] * G + torch.arange(G)).flatten()
+            rollout, correct, rewards = rollout.select(rows), correct[rows], rewards[rows]
+            groups_kept += len(groups)
+        else:
+            groups_kept += len(examples)
+        kept.append((rollout, correct, rewards))
+        if groups_kept >= cfg.prompts_per_step:
+            break
+    pad_id = _pad_id(generator)
+    rollout = Rollout.cat([k[0] for k in kept], pad_id)
+    correct = torch.cat([k[1] for k in kept])
+    rewards = torch.cat([k[2] for k in kept])
+    advantages = group_advantages(rewards, G, cfg.scale_rewards) if len(rewards) else rewards
+    loss_mask = rollout.completion_mask.float()
+    if cfg.mask_truncated:
+        loss_mask = loss_mask * (~rollout.truncated).float()[:, None]
+    return RolloutBatch(
+        rollout=rollout, correct=correct, rewards=rewards, advantages=advantages, loss_mask=loss_mask,
+        all_correct=torch.cat(seen_correct), all_rewards=torch.cat(seen_rewards), all_lengths=torch.cat(seen_lengths),
+        all_truncated=torch.cat(seen_truncated), groups_generated=groups_generated,
+        groups_zero_variance=zero_variance, gen_rounds=rounds, time_generation_s=gen_time, time_reward_s=reward_time,
+    )
+
+
+def _pad_id(generator: Generator) -> int:
+    tokenizer = getattr(generator, "tokenizer", None)
+    return int(tokenizer.pad_token_id) if tokenizer is not None else 0
+
+
+# ----------------------------------------------------------------------------- 4-5: the policy update
+
+
+def update_policy(cfg: TrainConfig, params: LossParams, model: Any, reference: Any, optimizer: torch.optim.Optimizer,
+                  schedule: Any, batch: RolloutBatch, step: int) -> dict[str, Any]:
+    """Steps 4-5: `epochs` x `minibatches` clipped updates on one rollout batch; returns update metrics."""
+    loss_fn = get_loss(cfg.algo).fn
+    rollout, n = batch.rollout, len(batch.rollout)
+    reused = cfg.epochs * cfg.minibatches > 1
+    empirical = getattr(params, "criterion", None) == "empirical"
+    micro = cfg.micro_batch_size or n
+    with torch.no_grad():
+        old = _forward_all(model, rollout, cfg, micro, with_entropy=empirical) if reused or empirical else None
+        ref = _forward_all(reference, rollout, cfg, micro)[0] if reference is not None else None
+    totals: dict[str, float] = {}
+    weights: dict[str, float] = {}
+
+    def add(name: str, value: float | None, weight: float) -> None:
+        if value is not None and math.isfinite(value):
+            totals[name] = totals.get(name, 0.0) + value * weight
+            weights[name] = weights.get(name, 0.0) + weight
+
+    shuffle = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    for epoch in range(cfg.epochs):
+        for rows in torch.randperm(n, generator=shuffle).chunk(cfg.minibatches):
+            norm = Normalizer.of(batch.loss_mask[rows], max_len=cfg.max_new_tokens)
+            optimizer.zero_grad(set_to_none=True)
+            for part in rows.split(micro):
+                mask = batch.loss_mask[part]
+                logp, entropy = token_logprobs(model, rollout, rows=part, temperature=cfg.temperature,
+                                               with_entropy=True)
+                tensors = PolicyTensors(
+                    logp=logp, logp_old=old[0][part] if old is not None else logp.detach(), mask=mask,
+                    advantages=batch.advantages[part], logp_ref=ref[part] if ref is not None else None,
+                    entropy=entropy, entropy_old=old[1][part] if old is not None and old[1] is not None else None,
+                )
+                out = loss_fn(tensors, params, norm)
+                out.loss.backward()
+                tokens = float(mask.sum())
+                add("loss", float(out.loss), 1.0)
+                for name in ("clip_low", "clip_high", "ratio_mean", "kl", "kl_mask_frac"):
+                    add(name, getattr(out, name), tokens)
+                if epoch == 0:
+                    add("entropy", float((entropy * mask).sum() / max(tokens, 1.0)), tokens)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            add("grad_norm", float(grad_norm), 1.0)
+            optimizer.step()
+            schedule.step()
+    result = {name: totals[name] / weights[name] for name in totals if weights[name] > 0}
+    result["loss"] = totals.get("loss", 0.0) / (cfg.epochs * cfg.minibatches)  # mean per optimizer step
+    result["updates"] = cfg.epochs * cfg.minibatches
+    result["lr"] = schedule.get_last_lr()[0]
+    return result
+
+
+def _forward_all(model: Any, rollout: Rollout, cfg: TrainConfig, micro: int,
+                 with_entropy: bool = False) -> tuple[Tensor, Tensor | None]:
+    parts = [token_logprobs(model, rollout, rows=rows, temperature=cfg.temperature, with_entropy=with_entropy)
+             for rows in torch.arange(len(rollout)).split(micro)]
+    logp = torch.cat([p[0] for p in parts])
+    entropy = torch.cat([p[1] for p in parts]) if with_entropy else None
+    return logp, entropy
+
+
+# ----------------------------------------------------------------------------- 6: evaluation, logging, checkpoints
+
+
+def evaluate(generator: Generator, task: Task, cfg: TrainConfig) -> dict[str, Any]:
+    """Greedy accuracy on the first `eval_size` held-out prompts (graded by the same reward)."""
+    start = time.perf_counter()
+    examples = list(task.heldout_examples())[: cfg.eval_size]
+    rollout = generator.generate([e.prompt for e in examples], 1, SamplingSettings(cfg.max_new_tokens, 0.0),
+                                 add_special_tokens=task.add_special_tokens)
+    correct = task.rewards(rollout.texts, [e.gold for e in examples])
+    return {"heldout_accuracy": sum(correct) / len(correct), "heldout_n": len(correct),
+            "heldout_len_mean": float(rollout.lengths.float().mean()), "time_eval_s": time.perf_counter() - start}
+
+
+def format_step(entry: dict[str, Any], steps: int) -> str:
+    def f(name: str, spec: str = ".3f") -> str:
+        value = entry.get(name)
+        return "-" if value is None else format(value, spec)
+
+    text = (f"step {entry['step']}/{steps} reward {f('reward_mean')} acc {f('accuracy')} entropy {f('entropy')} "
+            f"clip {f('clip_low')}/{f('clip_high')} kl {f('kl', '.4f')} len {f('completion_len_mean', '.1f')} "
+            f"zero-var {f('zero_variance_frac', '.2f')} time gen/rew/upd {f('time_generation_s', '.1f')}/"
+            f"{f('time_reward_s', '.1f')}/{f('time_update_s', '.1f')}s")
+    if "heldout_accuracy" in entry:
+        text += f" heldout {f('heldout_accuracy')}"
+    return text
+
+
+def save_checkpoint(model: Any, tokenizer: Any, path: Path, *, step: int, cfg: TrainConfig) -> Path:
+    """Hugging Face format (weights, config, generation config, tokenizer), so `evalkit run --model` loads it."""
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    state = {"step": step, "algo": cfg.algo, "base_model": cfg.model, "benchmark": cfg.benchmark}
+    (path / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    return path
