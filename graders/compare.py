@@ -12,8 +12,9 @@ Three tiers, cheapest first:
 If the numeric test cannot evaluate (domain errors everywhere), the pair is `UNKNOWN` and the
 caller falls back to sympy in a deadline-bound worker.
 
-Every evaluation is guarded by size before it runs: exact powers and factorials are refused past
-`MAX_BITS`, numeric ones past `MAX_LOG10` in magnitude, so no input can make this tier slow.
+Every evaluation is guarded by size before it runs: exact results are refused past `MAX_BITS`,
+numeric powers past `MAX_LOG10` in magnitude, factorials and binomials past `MAX_FACTORIAL`,
+trigonometric and exponential arguments past `MAX_FUNCTION_ARG`, so no input makes this tier slow.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from graders.policy import GradingPolicy
 
 MAX_BITS = 1_000_000
 MAX_LOG10 = 100_000
-MAX_FACTORIAL = 5_000
+MAX_FACTORIAL = 1_000
 MAX_ITEMS = 64
+MAX_FUNCTION_ARG = 10**6
 _POINTS = 4
 
 
@@ -57,15 +59,18 @@ UNKNOWN = Outcome(None, "unknown")
 def compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     """Whether `pred` states the same answer as `gold` under `policy`."""
     try:
-        return _compare(pred, gold, policy, top=True)
+        return _compare(pred, gold, policy)
     except TooLarge:
         return Outcome(False, "too_large")
     except RecursionError:
         return UNKNOWN
 
 
-def _compare(pred: Node, gold: Node, policy: GradingPolicy, top: bool = False) -> Outcome:
-    if isinstance(gold, Alternatives):  # a gold "a or b" lists the answers
+def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
+    if isinstance(gold, Alternatives):  # a gold "a or b" (`\boxed{15\frac{39}{40}}` or `\boxed{\frac{639}{40}}`)
+        either = _any(list(gold.items), pred, policy, swap=True)
+        if either.same:
+            return either
         gold = Group("list", gold.items)
     if isinstance(pred, Alternatives):
         distinct = _distinct(pred.items, policy)
@@ -79,6 +84,11 @@ def _compare(pred: Node, gold: Node, policy: GradingPolicy, top: bool = False) -
             return _any(distinct, gold, policy)
     if policy.accept_assignment:
         pred, gold = _unassign(pred, gold)
+    # `3 \pm \sqrt2` is the list of its two values when compared with a list.
+    if _has_pm(pred) and isinstance(gold, Group) and gold.kind in ("list", "set"):
+        pred = Group("list", tuple(_expand_pm(pred)))
+    if _has_pm(gold) and isinstance(pred, Group) and pred.kind in ("list", "set"):
+        gold = Group("list", tuple(_expand_pm(gold)))
     if isinstance(gold, Text) or isinstance(pred, Text):
         return _compare_text(pred, gold)
     if isinstance(gold, Relation) or isinstance(pred, Relation):
@@ -87,11 +97,12 @@ def _compare(pred: Node, gold: Node, policy: GradingPolicy, top: bool = False) -
         return _compare_groups(pred, gold, policy)
     if _is_set_op(gold) or _is_set_op(pred):
         return _compare_set_ops(pred, gold, policy)
-    return _compare_scalars(pred, gold, policy, top)
+    return _compare_scalars(pred, gold, policy)
 
 
-def _any(items: list[Node], gold: Node, policy: GradingPolicy) -> Outcome:
-    outcomes = [_compare(item, gold, policy) for item in items]
+def _any(items: list[Node], other: Node, policy: GradingPolicy, swap: bool = False) -> Outcome:
+    """Whether any of `items` equals `other` (`swap`: the items are golds, `other` the prediction)."""
+    outcomes = [_compare(other, item, policy) if swap else _compare(item, other, policy) for item in items]
     if any(o.same for o in outcomes):
         return EQUAL
     return UNKNOWN if any(o.same is None for o in outcomes) else DIFFERENT
@@ -164,17 +175,40 @@ def _compare_relations(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome
             # Equations are the same when lhs - rhs agree up to sign: y = 2x + 1 vs 2x - y + 1 = 0.
             pd = Apply("add", (pred.lhs, Apply("neg", (pred.rhs,))))
             gd = Apply("add", (gold.lhs, Apply("neg", (gold.rhs,))))
-            same = _compare_scalars(pd, gd, policy, False)
-            if same.same:
-                return same
-            opposite = _compare_scalars(pd, Apply("neg", (gd,)), policy, False)
-            if opposite.same:
-                return opposite
-            return UNKNOWN if None in (same.same, opposite.same, direct.same, swapped.same) else DIFFERENT
+            return _proportional(pd, gd)
         return direct
     if flipped.get(pred.op) == gold.op:
         return _both(pred.lhs, gold.rhs, pred.rhs, gold.lhs, policy)
     return DIFFERENT
+
+
+def _proportional(pred: Node, gold: Node) -> Outcome:
+    """Two equations `f = 0` and `g = 0` are the same when f = c * g for a constant c != 0
+    (`x + 2y = 6` and `y = -x/2 + 3`), decided by the ratio at the sample points."""
+    syms = sorted(_free_symbols(pred, set()) | _free_symbols(gold, set()))
+    if not syms:
+        return DIFFERENT
+    mp = _mp()
+    ratios = []
+    for env in _environments(syms, mp):
+        try:
+            a, b = _eval(pred, env, mp), _eval(gold, env, mp)
+        except (NotNumeric, ZeroDivisionError, ValueError, OverflowError, TypeError):
+            continue
+        if not (mp.isfinite(a) and mp.isfinite(b)):
+            continue
+        if b == 0 or a == 0:
+            if a == b:
+                continue
+            return DIFFERENT
+        ratios.append(a / b)
+        if len(ratios) >= _POINTS:
+            break
+    if len(ratios) < 2:
+        return UNKNOWN
+    first = ratios[0]
+    same = all(abs(r - first) <= abs(first) * mp.mpf("1e-30") for r in ratios[1:])
+    return EQUAL if same else DIFFERENT
 
 
 def _both(a1: Node, b1: Node, a2: Node, b2: Node, policy: GradingPolicy) -> Outcome:
@@ -195,11 +229,9 @@ def _compare_groups(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     if not isinstance(pred, Group):
         if gold.kind in ("set", "list") and len(gold.items) == 1:
             return _compare(pred, gold.items[0], policy)
-        if gold.kind == "matrix" and _matrix_as_vector(gold) is not None:
-            return DIFFERENT
         return DIFFERENT
     if len(pred.items) > MAX_ITEMS or len(gold.items) > MAX_ITEMS:
-        return UNKNOWN
+        return Outcome(False, "too_complex")  # the multiset match is quadratic; no answer is this long
     gk, pk = gold.kind, pred.kind
     if gk == "matrix" or pk == "matrix":
         return _compare_matrices(pred, gold, policy)
@@ -299,12 +331,19 @@ def _flatten(node: Apply) -> tuple[Node, ...]:
 # -- scalars ------------------------------------------------------------------------------------
 
 
-def _compare_scalars(pred: Node, gold: Node, policy: GradingPolicy, top: bool) -> Outcome:
+def _compare_scalars(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
+    outcome = _compare_values(pred, gold, policy)
+    if outcome.same and policy.reject_unevaluated and is_plain_number(gold) and not is_plain_number(pred):
+        return Outcome(False, "unevaluated")
+    return outcome
+
+
+def _compare_values(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
+    if not _free_symbols(pred, set()) and _divides_by_zero(pred) and not _divides_by_zero(gold):
+        return Outcome(False, "undefined")  # `\frac{1}{0}` is no answer, whatever the gold
     p_exact, g_exact = exact_value(pred), exact_value(gold)
     if g_exact is not None and p_exact is not None:
         if p_exact == g_exact:
-            if top and policy.reject_unevaluated and is_plain_number(gold) and not is_plain_number(pred):
-                return Outcome(False, "unevaluated")
             return EQUAL
         if policy.rel_tol and _decimal(pred) and g_exact.denominator != 1:
             close = abs(p_exact - g_exact) <= Fraction(policy.rel_tol) * abs(g_exact)
@@ -334,6 +373,16 @@ def _decimal(node: Node) -> bool:
     return isinstance(node, Num) and node.form == "decimal"
 
 
+def _divides_by_zero(node: Node) -> bool:
+    try:
+        _exact(node)
+    except ZeroDivisionError:
+        return True
+    except (_NotRational, TooLarge):
+        return False
+    return False
+
+
 def exact_value(node: Node) -> Fraction | None:
     """The exact rational value of a tree without variables or irrationals, else None."""
     try:
@@ -355,11 +404,11 @@ def _exact(node: Node) -> Fraction:
     if op == "neg":
         return -_exact(args[0])
     if op == "add":
-        return _exact(args[0]) + _exact(args[1])
+        return _sized(_exact(args[0]) + _exact(args[1]))
     if op == "mul":
-        return _exact(args[0]) * _exact(args[1])
+        return _sized(_exact(args[0]) * _exact(args[1]))
     if op == "div":
-        return _exact(args[0]) / _exact(args[1])
+        return _sized(_exact(args[0]) / _exact(args[1]))
     if op == "pow":
         return _exact_pow(_exact(args[0]), _exact(args[1]))
     if op == "fact":
@@ -371,8 +420,10 @@ def _exact(node: Node) -> Fraction:
         return Fraction(math.factorial(int(n)))
     if op == "binom":
         n, k = _exact(args[0]), _exact(args[1])
-        if n.denominator != 1 or k.denominator != 1 or n < 0 or n > MAX_FACTORIAL * 20:
+        if n.denominator != 1 or k.denominator != 1 or n < 0:
             raise _NotRational
+        if n > MAX_FACTORIAL:
+            raise TooLarge
         return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
     if op in ("sqrt", "root"):
         index = _exact(args[1]) if op == "root" else Fraction(2)
@@ -380,6 +431,13 @@ def _exact(node: Node) -> Fraction:
     if op == "abs":
         return abs(_exact(args[0]))
     raise _NotRational
+
+
+def _sized(value: Fraction) -> Fraction:
+    """Products of big powers grow past any single guard: check every intermediate result."""
+    if value.numerator.bit_length() > MAX_BITS or value.denominator.bit_length() > MAX_BITS:
+        raise TooLarge
+    return value
 
 
 def _exact_pow(base: Fraction, exponent: Fraction) -> Fraction:
@@ -485,21 +543,24 @@ _SAMPLE_VALUES = ("0.5772156649015329", "1.3247179572447460", "-0.61803398874989
                   "0.7390851332151607", "-1.4142135623730950", "3.1415926535897932", "0.3183098861837907")
 
 
+def _environments(syms: list[str], mp) -> list[dict]:
+    """Values for the variables at each sample point (a different value per variable)."""
+    return [{name: mp.mpf(_SAMPLE_VALUES[(shift + k * 3) % len(_SAMPLE_VALUES)]) * (k + 1)
+             for k, name in enumerate(syms)} for shift in range(len(_SAMPLE_VALUES))]
+
+
 def numeric_compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     """Compare by evaluation at pseudo-random points (see the module docstring)."""
     # Variables on one side only are evaluated too: they must cancel for the answers to agree.
     syms = sorted(_free_symbols(pred, set()) | _free_symbols(gold, set()))
     mp = _mp()
     agreed = 0
-    for shift in range(len(_SAMPLE_VALUES)):
-        env = {name: mp.mpf(_SAMPLE_VALUES[(shift + k * 3) % len(_SAMPLE_VALUES)]) * (k + 1)
-               for k, name in enumerate(syms)}
+    for env in _environments(syms, mp):
         try:
-            a = _eval(pred, env, mp)
-            b = _eval(gold, env, mp)
+            close = _close(_eval(pred, env, mp), _eval(gold, env, mp), mp, policy, pred)
         except (NotNumeric, ZeroDivisionError, ValueError, OverflowError, TypeError):
-            continue
-        if not _close(a, b, mp, policy, pred):
+            continue  # undefined at this point (a pole, a branch cut, inf - inf): try the next
+        if not close:
             return DIFFERENT
         agreed += 1
         if agreed >= (_POINTS if syms else 1):
@@ -508,8 +569,12 @@ def numeric_compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
 
 
 def _close(a, b, mp, policy: GradingPolicy, pred: Node) -> bool:
+    if a == b:  # also the only way two infinities agree
+        return True
     if mp.isnan(a) or mp.isnan(b):
         raise ValueError("nan")
+    if mp.isinf(a) or mp.isinf(b):
+        return False
     scale = max(abs(a), abs(b), mp.mpf(1))
     diff = abs(a - b)
     if diff <= scale * mp.mpf("1e-30"):
@@ -531,7 +596,7 @@ def _eval(node: Node, env: dict, mp):
         if name == "i":
             return mp.mpc(0, 1)
         if name == "inf":
-            return mp.mpf("1e50")
+            return mp.inf
         raise NotNumeric(name)
     if not isinstance(node, Apply):
         raise NotNumeric(type(node).__name__)
@@ -558,7 +623,7 @@ def _eval(node: Node, env: dict, mp):
             raise TooLarge
         return mp.gamma(args[0] + 1)
     if op == "binom":
-        if abs(args[0]) > MAX_FACTORIAL * 20:
+        if abs(args[0]) > MAX_FACTORIAL:
             raise TooLarge
         return mp.binomial(args[0], args[1])
     if op == "sqrt":
@@ -570,6 +635,8 @@ def _eval(node: Node, env: dict, mp):
     if op == "log" and len(args) == 2:
         return mp.log(args[0], args[1])
     if op in _FUNCS:
+        if op not in ("ln", "log", "floor", "ceil") and abs(args[0]) > MAX_FUNCTION_ARG:
+            raise TooLarge  # sin(10^99999) needs 10^5 digits of pi; exp of it has no size guard
         return _check_finite(getattr(mp, _FUNCS[op])(*args), mp)
     raise NotNumeric(op)
 

@@ -6,22 +6,28 @@ factorials, deep nesting) can run for minutes and cannot be interrupted from ins
 alarms, which is how math-verify silently zeroes rewards inside Ray/verl workers. Here a worker
 that overruns is SIGKILLed by the parent and replaced; the caller gets `DeadlineExceeded` on time.
 
-Workers are persistent (a call costs a pipe round trip, ~0.3 ms, not a fork) and started lazily
-as fresh interpreters (`python -c`), never by forking: that is safe in processes that already run
-threads (a trainer), and unlike multiprocessing's `spawn` it does not re-run the caller's
-`__main__` script, so user scripts need no `if __name__ == "__main__"` guard. They preload the
-modules they need once, and run under an address-space limit so a runaway allocation ends in a
-MemoryError inside the worker instead of swapping the host. This module owns process management
-only; it knows nothing about math.
+How workers are made: one "zygote" process per pool is started as a fresh interpreter
+(`python -I -c`, with the caller's `sys.path` but not its working directory, never a fork of the
+caller: safe in processes that already run threads, and unlike
+multiprocessing's spawn it does not re-run the caller's `__main__`, so scripts need no main
+guard). The zygote imports the heavy modules once (sympy, math-verify) and then forks a worker
+on request, handing it one end of a socketpair created by the parent. A replacement worker is
+therefore ready in milliseconds, already warm, so the next call after a kill is not delayed by
+imports. Workers are persistent (a call is a socket round trip, ~0.1-0.3 ms) and run under an
+address-space limit, so a runaway allocation ends in a MemoryError instead of swapping the host.
+This module owns process management only; it knows nothing about math.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
 import queue
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,8 +36,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-#: Time a fresh worker may take to start and import its preload modules.
+#: Time the zygote may take to start and import its preload modules.
 STARTUP_TIMEOUT_S = 120.0
+#: Time a fork request may take (the zygote is idle, so this is generous).
+FORK_TIMEOUT_S = 10.0
 
 
 class DeadlineExceeded(Exception):
@@ -42,25 +50,11 @@ class WorkerCrashed(Exception):
     """The worker died during the call (e.g. killed by the OOM killer); it is being replaced."""
 
 
-@dataclass
-class _Worker:
-    process: subprocess.Popen[bytes]
-    send: Connection
-    recv: Connection
+# -- processes (zygote side) ------------------------------------------------------------------
 
 
-def serve(preload: Sequence[str], memory_limit_mb: int | None) -> None:
-    """Worker main loop on stdin/stdout: receive (fn, args), send (ok, value-or-exception) until EOF.
-
-    The protocol owns fds 0 and 1; fd 1 is then pointed at stderr so stray prints from libraries
-    cannot corrupt it. Ctrl-C is left to the parent, which closes the pipe and so ends the worker.
-    """
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    recv = Connection(os.dup(0), writable=False)
-    send = Connection(os.dup(1), readable=False)
-    os.dup2(2, 1)
+def _serve_calls(conn: Connection, memory_limit_mb: int | None) -> None:
+    """Worker loop: receive (fn, args), send back (ok, value-or-exception), until EOF."""
     if memory_limit_mb:
         try:
             import resource
@@ -69,12 +63,9 @@ def serve(preload: Sequence[str], memory_limit_mb: int | None) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         except (ImportError, ValueError, OSError):
             pass  # not every platform lets a process lower its limit; the deadline still holds
-    for name in preload:
-        importlib.import_module(name)
-    send.send(("ready", None))
     while True:
         try:
-            fn, args = recv.recv()
+            fn, args = conn.recv()
         except (EOFError, OSError):
             return
         try:
@@ -82,9 +73,111 @@ def serve(preload: Sequence[str], memory_limit_mb: int | None) -> None:
         except BaseException as exc:  # reported to the caller, never kills the worker
             result = (False, exc)
         try:
-            send.send(result)
+            conn.send(result)
+        except (EOFError, OSError):
+            return
         except Exception as exc:  # unpicklable result or exception
-            send.send((False, RuntimeError(f"worker could not return its result: {exc!r}")))
+            conn.send((False, RuntimeError(f"worker could not return its result: {exc!r}")))
+
+
+def zygote_main(control_fd: int, preload: Sequence[str], memory_limit_mb: int | None) -> None:
+    """Import `preload`, then fork one worker per request received on `control_fd`, until EOF.
+
+    Stdout is pointed at stderr so stray prints from libraries cannot reach the caller's stdout;
+    SIGCHLD is ignored so killed workers are reaped automatically; Ctrl-C is left to the parent,
+    whose exit closes the sockets and so ends the zygote and its workers.
+    """
+    os.dup2(2, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    control = socket.socket(fileno=control_fd)
+    for name in preload:  # "module" or "module:function" (called once, to warm caches forks inherit)
+        module_name, _, function = name.partition(":")
+        module = importlib.import_module(module_name)
+        if function:
+            getattr(module, function)()
+    control.sendall(b"ready\n")
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(control, 16, 1)
+        except OSError:
+            return
+        if not fds:  # EOF: the parent is gone
+            return
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            try:
+                _serve_calls(Connection(fds[0]), memory_limit_mb)
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+        control.sendall(f"{pid}\n".encode())
+
+
+# -- pool (caller side) ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    pid: int
+    conn: Connection
+
+
+class _Zygote:
+    """The parent's handle on a zygote process; `fork()` is serialised by a lock."""
+
+    def __init__(self, preload: Sequence[str], memory_limit_mb: int | None) -> None:
+        parent_sock, child_sock = socket.socketpair()
+        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); from graders.deadline import zygote_main; "
+                "zygote_main(int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))")
+        args = [json.dumps([p for p in sys.path if p]), str(child_sock.fileno()), json.dumps(list(preload)),
+                json.dumps(memory_limit_mb)]
+        try:
+            self.process = subprocess.Popen([sys.executable, "-I", "-c", code, *args], stdin=subprocess.DEVNULL,
+                                            pass_fds=(child_sock.fileno(),))
+        finally:
+            child_sock.close()
+        self.sock = parent_sock
+        self.lock = threading.Lock()
+        self.reader = parent_sock.makefile("rb")
+        parent_sock.settimeout(STARTUP_TIMEOUT_S)
+        try:
+            if self.reader.readline().strip() != b"ready":
+                raise WorkerCrashed("grader zygote exited while importing its modules")
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise WorkerCrashed(f"grader zygote did not start: {exc!r}") from exc
+        parent_sock.settimeout(FORK_TIMEOUT_S)
+
+    def fork(self) -> _Worker:
+        ours, theirs = socket.socketpair()
+        try:
+            with self.lock:
+                socket.send_fds(self.sock, [b"f"], [theirs.fileno()])
+                line = self.reader.readline()
+        except (OSError, TimeoutError) as exc:
+            ours.close()
+            raise WorkerCrashed(f"grader zygote failed to fork: {exc!r}") from exc
+        finally:
+            theirs.close()
+        if not line.strip().isdigit():
+            ours.close()
+            raise WorkerCrashed("grader zygote is gone")
+        return _Worker(int(line), Connection(ours.detach()))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class DeadlinePool:
@@ -93,7 +186,7 @@ class DeadlinePool:
     Thread-safe: each call checks a worker out, so at most `size` calls run at once and the rest
     wait for a free worker. The deadline counts from the moment the worker receives the call, so
     queueing behind other calls does not eat into it. Safe across `fork` of the parent: a child
-    process notices the pid change and starts its own workers.
+    process notices the pid change and starts its own zygote and workers.
     """
 
     def __init__(self, size: int, *, preload: Sequence[str] = (), memory_limit_mb: int | None = 4096) -> None:
@@ -107,10 +200,10 @@ class DeadlinePool:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._zygote: _Zygote | None = None
         self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._live = 0  # workers started or starting, not yet discarded
-        self._all: set[int] = set()
-        self._workers: list[_Worker] = []
+        self._live = 0  # workers checked out or idle
+        self.kills = 0
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
         """`fn(*args)` in a worker; raises DeadlineExceeded after `timeout_s` seconds of work.
@@ -120,11 +213,11 @@ class DeadlinePool:
         """
         worker = self._acquire()
         try:
-            worker.send.send((fn, args))
-            if not worker.recv.poll(max(timeout_s, 0.0)):
+            worker.conn.send((fn, args))
+            if not worker.conn.poll(max(timeout_s, 0.0)):
                 self._discard(worker)
                 raise DeadlineExceeded(f"{getattr(fn, '__name__', fn)} ran past {timeout_s:g}s")
-            ok, value = worker.recv.recv()
+            ok, value = worker.conn.recv()
         except (EOFError, OSError) as exc:
             self._discard(worker)
             raise WorkerCrashed(f"grader worker died: {exc!r}") from exc
@@ -134,22 +227,25 @@ class DeadlinePool:
         return value
 
     def warm_up(self) -> None:
-        """Start every worker now (each imports its preload), so the first calls are not slow."""
+        """Start the zygote and every worker now, so the first calls are not slow."""
         workers = [self._acquire() for _ in range(self.size)]
         for worker in workers:
             self._idle.put(worker)
 
     def close(self) -> None:
-        """Stop all workers; the pool starts fresh ones if used again."""
+        """Stop all workers and the zygote; the pool starts fresh ones if used again."""
         if self._pid != os.getpid():
             return
         with self._lock:
-            workers, self._workers = self._workers, []
-        for worker in workers:
-            _kill(worker)
+            zygote, self._zygote = self._zygote, None
+        while True:
+            try:
+                _kill(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        if zygote is not None:
+            zygote.close()  # its exit ends every worker still running (their sockets close)
         self._reset()
-
-    # -- internals -------------------------------------------------------------------------------
 
     def _acquire(self) -> _Worker:
         if self._pid != os.getpid():  # we are a forked child: the parent's workers are not ours
@@ -162,75 +258,34 @@ class DeadlinePool:
             start_new = self._live < self.size
             if start_new:
                 self._live += 1
-        if start_new:
-            try:
-                return self._start()
-            except BaseException:
-                with self._lock:
-                    self._live -= 1
-                raise
-        return self._idle.get()
-
-    def _start(self) -> _Worker:
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        code = (
-            "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
-            "from graders.deadline import serve; serve(json.loads(sys.argv[2]), json.loads(sys.argv[3]))"
-        )
-        paths = [p for p in sys.path if p]
-        args = [json.dumps(paths), json.dumps(list(self.preload)), json.dumps(self.memory_limit_mb)]
+        if not start_new:
+            return self._idle.get()
         try:
-            process = subprocess.Popen([sys.executable, "-c", code, *args], stdin=to_child_r, stdout=from_child_w,
-                                       close_fds=True)
-        finally:
-            os.close(to_child_r)
-            os.close(from_child_w)
-        worker = _Worker(process, Connection(to_child_w, readable=False), Connection(from_child_r, writable=False))
-        with self._lock:
-            self._workers.append(worker)
-        try:
-            if not worker.recv.poll(STARTUP_TIMEOUT_S):
-                raise WorkerCrashed(f"grader worker did not start within {STARTUP_TIMEOUT_S:g}s")
-            worker.recv.recv()
-        except (EOFError, OSError) as exc:
-            self._forget(worker)
-            _kill(worker)
-            raise WorkerCrashed(f"grader worker failed to start: {exc!r}") from exc
-        except WorkerCrashed:
-            self._forget(worker)
-            _kill(worker)
-            raise
-        return worker
-
-    def _forget(self, worker: _Worker) -> None:
-        with self._lock:
-            if worker in self._workers:
-                self._workers.remove(worker)
-
-    def _discard(self, worker: _Worker) -> None:
-        """Kill an overrun or broken worker and start its replacement in the background."""
-        self._forget(worker)
-        _kill(worker)
-        # The replacement takes over the dead worker's slot, so `_live` is unchanged.
-        threading.Thread(target=self._replace, name="evalkit-grader-respawn", daemon=True).start()
-
-    def _replace(self) -> None:
-        try:
-            self._idle.put(self._start())
+            return self._fork()
         except BaseException:
             with self._lock:
                 self._live -= 1
+            raise
+
+    def _fork(self) -> _Worker:
+        with self._lock:
+            if self._zygote is None or not self._zygote.alive():
+                self._zygote = _Zygote(self.preload, self.memory_limit_mb)
+            zygote = self._zygote
+        return zygote.fork()
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill an overrun or broken worker; its slot is refilled by the next call that needs one."""
+        _kill(worker)
+        with self._lock:
+            self._live -= 1
+            self.kills += 1
 
 
 def _kill(worker: _Worker) -> None:
-    try:
-        worker.process.kill()
-        worker.process.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    worker.send.close()
-    worker.recv.close()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(worker.pid, signal.SIGKILL)
+    worker.conn.close()
 
 
 _POOLS: list[DeadlinePool] = []

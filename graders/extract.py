@@ -9,7 +9,7 @@ Conventions (each measured against the failures of public graders, see the modul
 - Text inside an unclosed or closed `<think>` block does not count: only what follows the last
   `</think>` is read; a response whose thinking never closed has no answer.
 - The last `\\boxed{}` / `\\fbox{}` (also `\\boxed 5`) wins; boxes placed side by side at the end
-  (`\\boxed{1}, \\boxed{2}`) form one list answer, and boxes joined by "or" are a hedge.
+  (`\\boxed{1}, \\boxed{2}`) form one list answer, and boxes joined by "or" are alternatives.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ _ANCHOR = re.compile(
 
 @dataclass(frozen=True)
 class Extraction:
-    """Where the answer came from. `hedged` is set when the text offers alternative final answers."""
+    """The extracted answer text and where it came from."""
 
     answer: str | None
     source: str  # "boxed" | "hash" | "anchor" | "last_number" | "none"
-    hedged: bool = False
 
 
 def answer_region(text: str) -> str | None:
@@ -92,7 +91,9 @@ def boxes(text: str) -> list[_Box]:
             if close < 0:
                 pos = i  # unclosed: keep looking for later, complete boxes
                 continue
-            found.append(_Box(m.start(), close + 1, text[i + 1:close].strip()))
+            content = text[i + 1:close].strip()
+            if content:  # an empty box is an echo of the instruction "put your answer in \boxed{}"
+                found.append(_Box(m.start(), close + 1, content))
             pos = close + 1
         elif i > m.end():  # `\boxed 5`: one token up to whitespace or `$`
             token = re.match(r"[^\s$]+", text[i:])
@@ -106,7 +107,7 @@ def boxes(text: str) -> list[_Box]:
 
 
 def final_boxes(text: str) -> tuple[list[str], bool]:
-    """The contents of the final group of boxes and whether they were joined by "or"."""
+    """The contents of the final group of boxes and whether any two were joined by "or"."""
     found = boxes(text)
     if not found:
         return [], False
@@ -125,15 +126,17 @@ def final_boxes(text: str) -> tuple[list[str], bool]:
     for box in group:  # a box repeated verbatim (`\boxed{8} ... \boxed{8}`) is one answer
         if not contents or contents[-1] != box.content:
             contents.append(box.content)
-    return contents, hedged and len(set(contents)) > 1
+    return contents, hedged
 
 
 def boxed_answer(text: str) -> Extraction | None:
-    """The final boxed answer; a group of distinct boxes becomes a comma-separated list."""
-    contents, hedged = final_boxes(text)
+    """The final boxed answer. A group of boxes becomes one answer: `a, b` when they were listed,
+    `a or b` when offered as alternatives (the grader decides whether that is a hedge: equal
+    alternatives such as `\\boxed{1/2} or \\boxed{0.5}` are not)."""
+    contents, alternatives = final_boxes(text)
     if not contents:
         return None
-    return Extraction(", ".join(contents), "boxed", hedged)
+    return Extraction((" or " if alternatives else ", ").join(contents), "boxed")
 
 
 def anchored_answer(text: str) -> Extraction | None:

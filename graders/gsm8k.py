@@ -92,7 +92,21 @@ def extract_answer(text: str) -> str | None:
 
 
 def _format(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    """`72`, `1234.5`, or `1/3` when the value has no finite decimal expansion."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    den = value.denominator
+    for prime in (2, 5):
+        while den % prime == 0:
+            den //= prime
+    if den != 1:
+        return f"{value.numerator}/{value.denominator}"
+    places = 0
+    while (value * 10**places).denominator != 1:
+        places += 1
+    text = f"{abs(value.numerator) * 10**places // value.denominator:0{places + 1}d}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{text[:-places]}.{text[-places:]}"
 
 
 def _gold_value(gold: str) -> Fraction | None:
@@ -132,7 +146,7 @@ def _grade_one(completion: str, gold: Fraction | None) -> Verdict:
     extracted = _format(value) if value is not None else found.answer
     if gold is None:
         return Verdict(False, extracted, "bad_gold")
-    if found.hedged or hedged:
+    if hedged:
         return Verdict(False, found.answer, "hedged")
     if value is None:
         return Verdict(False, extracted, "not_a_number")

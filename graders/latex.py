@@ -1,9 +1,11 @@
-"""Read an extracted answer (LaTeX or plain text) into an answer tree, in linear time.
+"""Read an extracted answer (LaTeX or plain text) into an answer tree, fast and bounded.
 
 A hand-written recursive-descent parser: no ANTLR (90% of math-verify's time goes to its
 pure-Python runtime), no `eval` (Qwen's grader executes model text through `parse_expr`).
 Anything this parser does not understand raises `Unparsed`; the caller then falls back to a
-slower parser inside a deadline-bound worker.
+slower parser inside a deadline-bound worker. Answers past the size limits (`MAX_ANSWER_CHARS`,
+`MAX_DEPTH`, `MAX_DIGITS`) raise `TooComplex` and are rejected without any fallback. No regex
+here can backtrack exponentially (each is checked against long adversarial strings in tests).
 
 Normalisation choices, each one a fix for a failure of a public grader:
 - digit groups `1,000`, `1{,}000`, `1\\,000`, `1 000` are one number, never a product or a list;
@@ -25,12 +27,16 @@ from graders.nodes import Alternatives, Apply, Group, Node, Num, Relation, Sym, 
 
 #: Inputs longer than this are not parsed in-process (they go to the deadline-bound fallback).
 MAX_ANSWER_CHARS = 2000
-MAX_DEPTH = 60
-MAX_DIGITS = 5000
+MAX_DEPTH = 100
+MAX_DIGITS = 4000  # below Python's 4300-digit int/str conversion limit
 
 
 class Unparsed(ValueError):
     """The answer uses notation this parser does not read."""
+
+
+class TooComplex(Unparsed):
+    """The answer exceeds the size limits (length, nesting, digits): no grader should spend time on it."""
 
 
 FUNCTIONS = frozenset({
@@ -66,7 +72,20 @@ _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\^\s*\{\s*o\s*\}")
 
 
-_SCALE_WORD = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
+_DOUBLE_BRACES = re.compile(r"\{\s*\{([^{}]*)\}\s*\}")
+
+
+def _collapse_braces(s: str) -> str:
+    """`{{{1}}}` is `{1}`: redundant grouping must not count against the nesting limit."""
+    for _ in range(MAX_ANSWER_CHARS // 2):
+        collapsed = _DOUBLE_BRACES.sub(r"{\1}", s)
+        if collapsed == s:
+            return s
+        s = collapsed
+    return s
+
+
+_SCALE_WORD = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
 _SCALES = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
 
 
@@ -104,8 +123,9 @@ def _replace_text_commands(s: str) -> str:
 
 
 def _all_units(text: str) -> bool:
-    words = re.split(r"[\s/^]+|\^?\{?\d\}?", text.lower())
-    words = [w.strip(".") for w in words if w.strip(".")]
+    """Whether `text` is only unit words ("square units", "cm^2", "km/h"), no number or other word."""
+    words = [re.sub(r"\^\s*\{?\d\}?$", "", w).strip(".") for w in re.split(r"[\s/]+", text.lower())]
+    words = [w for w in words if w]
     return bool(words) and all(w in UNIT_WORDS for w in words)
 
 
@@ -113,23 +133,28 @@ def normalize(answer: str, *, percent: str = "strip") -> str:
     """Canonical spelling of an answer string before tokenising (see the module docstring)."""
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], answer)
     s = unicodedata.normalize("NFKC", s)
+    s = s.replace("\\\\", " \\cr ")  # a matrix row break, before `\\ ` can be read as a space
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\$", " ").replace("$", " ")
     s = s.replace("\\left.", "").replace("\\right.", "")
     s = _SPACING.sub("", s)
     s = _DIGIT_GROUP.sub("", s)
     s = _DEGREES.sub(" ", s)
+    s = _collapse_braces(s)
     s = _replace_text_commands(s)
     s = _SCALE_WORD.sub(lambda m: _scaled(m.group(1), m.group(2)), s)
     s = s.replace("\\%", "%").replace("%", " " if percent == "strip" else " / 100 ")
     s = re.sub(r"\\[,;:]|\\quad|\\qquad|\\ |~", " ", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
     # Trailing unit words after a number: "5 apples", "12 cm^2". Never single letters.
-    s = re.sub(r"(?<=[\d}])\s*(?:[A-Za-z]{2,}\.?\s*)+(?:\^\s*\{?[23]\}?)?$",
-               lambda m: "" if _all_units(m.group()) or _words_only(s, m) else m.group(), s)
+    s = _TRAILING_WORDS.sub(lambda m: "" if _all_units(m.group()) or _words_only(s, m) else m.group(), s)
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     return s.strip()
+
+
+# Words are separated by spaces, so the match cannot split a word in many ways (no backtracking blow-up).
+_TRAILING_WORDS = re.compile(r"(?<=[\d}])\s*[A-Za-z]{2,}\.?(?:\s+[A-Za-z]{2,}\.?)*\s*(?:\^\s*\{?[23]\}?)?$")
 
 
 def _words_only(s: str, m: re.Match[str]) -> bool:
@@ -140,7 +165,7 @@ def _words_only(s: str, m: re.Match[str]) -> bool:
 
 _TOKEN = re.compile(r"""
     (?P<num>\d+(?:\.\d*)?|\.\d+)
-  | (?P<cmd>\\[A-Za-z]+|\\[{}|]|\\\\)
+  | (?P<cmd>\\[A-Za-z]+|\\[{}|])
   | (?P<word>[A-Za-z]+)
   | (?P<op><=|>=|!=|[-+*/^_=<>!(){}\[\],;|&'])
   | (?P<space>\s+)
@@ -170,7 +195,6 @@ _CMD_ALIASES = {
 _CONSTANT_CMDS = {"\\pi": "pi", "\\infty": "inf", "\\infinity": "inf", "\\e": "e"}
 _EMPTY_SET = ("\\emptyset", "\\varnothing")
 _RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "\\in", "\\approx"}
-_CLOSERS = {")", "]", "\\}", "}", "&", "\\\\", "\\end"}
 _WORD_CONSTANTS = {"infinity": "inf", "inf": "inf", "pi": "pi"}
 
 
@@ -211,7 +235,7 @@ class _Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise Unparsed("answer nested too deeply")
+            raise TooComplex("answer nested too deeply")
 
     # -- grammar ---------------------------------------------------------------------------------
     def answer(self) -> Node:
@@ -244,7 +268,7 @@ class _Parser:
             op = self.take()
             op = "=" if op == "\\approx" else op
             rhs = self.expr()
-            lhs = Relation(op, lhs, rhs) if not isinstance(lhs, Relation) else Relation(op, lhs, rhs)
+            lhs = Relation(op, lhs, rhs)
         return lhs
 
     def expr(self) -> Node:
@@ -293,7 +317,7 @@ class _Parser:
             return tok not in ("or", "and")
         if kind == "cmd":
             return tok not in _RELATIONS and tok not in ("\\pm", "\\mp", "\\cup", "\\cap", "\\setminus", "\\}",
-                                                        "\\\\", "\\end", "\\right")
+                                                        "\\cr", "\\end", "\\right")
         return tok in ("(", "{", "\\{")
 
     def unary(self, implicit: bool = False) -> Node:
@@ -358,6 +382,10 @@ class _Parser:
                 self.take()
                 sub = self.script()
                 node = Sym(f"{node.name}_{_key(sub)}")
+            elif tok == "_" and isinstance(node, Num) and node.form == "int":
+                # A numeral in another base, `4210_{5}`: its digits are the answer, not its value.
+                self.take()
+                node = Text(f"{node.value.numerator}_{_key(self.script())}")
             else:
                 return node
 
@@ -524,7 +552,7 @@ class _Parser:
             sep = self.peek()
             if sep == "&":
                 self.take()
-            elif sep == "\\\\":
+            elif sep == "\\cr":
                 self.take()
                 rows.append(Group("tuple", tuple(row)))
                 row = []
@@ -554,7 +582,7 @@ omicron rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda 
 
 def _number(text: str) -> Num:
     if len(text) > MAX_DIGITS:
-        raise Unparsed("number too long")
+        raise TooComplex("number too long")
     if "." in text:
         return Num(Fraction(text.rstrip(".") or "0"), "decimal" if not text.endswith(".") else "int")
     return Num(Fraction(int(text)), "int")
@@ -583,7 +611,7 @@ _CHOICE = re.compile(r"^\(?([A-Ea-e])\)$|^\(([A-Ea-e])\)?$")
 def parse_answer(answer: str, *, percent: str = "strip") -> Node:
     """The answer tree of an extracted answer; raises Unparsed for notation it does not read."""
     if len(answer) > MAX_ANSWER_CHARS:
-        raise Unparsed("answer too long for the fast parser")
+        raise TooComplex("answer too long")
     text = normalize(answer, percent=percent)
     if not text:
         raise Unparsed("empty answer")
@@ -592,7 +620,10 @@ def parse_answer(answer: str, *, percent: str = "strip") -> Node:
         return Text((choice.group(1) or choice.group(2)).upper())
     if _WORD_ANSWER.match(text) and _is_word_answer(text):
         return Text(" ".join(text.strip("()").lower().split()))
-    return _Parser(tokenize(text)).answer()
+    try:
+        return _Parser(tokenize(text)).answer()
+    except RecursionError as exc:
+        raise TooComplex("answer nested too deeply") from exc
 
 
 def _is_word_answer(text: str) -> bool:

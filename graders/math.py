@@ -29,6 +29,10 @@ Grading policy (`graders.policy.GradingPolicy`; pass `policy=` to change one):
 - `unordered_lists`: "find all" lists and sets match in any order; tuples, intervals (with
   their brackets: `(1, 2]` is not `(1, 2)`) and matrices element-wise in order.
 - `accept_assignment`: `x = 3` for gold 3 and 3 for gold `x = 3`.
+Verdict reasons: equal, equal_symbolic (slow path), close (within rel_tol), different,
+different_brackets, hedged, unevaluated, undefined (`\\frac{1}{0}`), too_large / too_complex
+(past the size guards), no_answer, bad_gold, timeout, error.
+
 Fixed choices: units in `\\text{}` and `^\\circ` are dropped; a single letter is never a unit;
 primes and case are significant (`f'(x)` is not `f(x)`); digit groups (`1,000`, `1\\,000`,
 `1 000`) are numbers; model text is never evaluated as code.
@@ -45,7 +49,7 @@ from functools import lru_cache
 from graders.compare import Outcome, compare
 from graders.deadline import DeadlineExceeded, WorkerCrashed, shared_pool
 from graders.extract import Extraction, anchored_answer, answer_region, boxed_answer, hash_answer, last_number
-from graders.latex import Unparsed, parse_answer
+from graders.latex import TooComplex, Unparsed, normalize, parse_answer
 from graders.nodes import Node
 from graders.policy import DEFAULT_POLICY, GradingPolicy
 from graders.symbolic import slow_equal
@@ -53,7 +57,7 @@ from graders.verdict import Verdict
 
 GRADER_VERSION = "2"
 
-_WORKER_PRELOAD = ("graders.symbolic", "sympy", "math_verify")
+_WORKER_PRELOAD = ("graders.symbolic:warm_up",)
 _TEXT_HEDGE = re.compile(r"\bor\b")
 _CLUSTER_POLICY = GradingPolicy(reject_unevaluated=False)
 
@@ -92,6 +96,7 @@ def gold_answer(gold: str) -> str | None:
 @dataclass(frozen=True)
 class _Parsed:
     tree: Node | None  # None: the fast parser could not read it
+    too_complex: bool = False  # beyond the size limits: rejected without the slow path
 
 
 @lru_cache(maxsize=65536)
@@ -99,7 +104,9 @@ def _parse(answer: str, percent: str) -> _Parsed:
     """Parsed answers are cached: a gold is parsed once per process, a repeated prediction too."""
     try:
         return _Parsed(parse_answer(answer, percent=percent))
-    except (Unparsed, RecursionError):
+    except (TooComplex, RecursionError):
+        return _Parsed(None, too_complex=True)
+    except Unparsed:
         return _Parsed(None)
 
 
@@ -107,12 +114,26 @@ def _decide(pred: str, gold: str, policy: GradingPolicy) -> Outcome:
     """Fast-path outcome; `same is None` means the slow path must decide."""
     if pred == gold:
         return Outcome(True, "equal")
-    p, g = _parse(pred, policy.percent).tree, _parse(gold, policy.percent).tree
+    p_parsed, g_parsed = _parse(pred, policy.percent), _parse(gold, policy.percent)
+    if p_parsed.too_complex or g_parsed.too_complex:
+        return Outcome(False, "too_complex")
+    p, g = p_parsed.tree, g_parsed.tree
     if p is None and policy.reject_hedges and _TEXT_HEDGE.search(pred) and not _TEXT_HEDGE.search(gold):
         return Outcome(False, "hedged")
     if p is None or g is None:
+        if _spelling(pred, policy) == _spelling(gold, policy):  # e.g. `4:30 \text{ p.m.}` and `\text{4:30 p.m.}`
+            return Outcome(True, "equal")
         return Outcome(None, "unparsed")
     return compare(p, g, policy)
+
+
+def _spelling(answer: str, policy: GradingPolicy) -> str:
+    """The normalised text without spaces or trailing dots: equal spellings need no parser."""
+    try:
+        text = normalize(answer, percent=policy.percent)
+    except Unparsed:
+        text = answer
+    return "".join(text.split()).rstrip(".")
 
 
 def _slow(pred: str, gold: str, policy: GradingPolicy, timeout_s: float) -> Outcome:
@@ -148,7 +169,7 @@ def grade_batch(completions: list[str], golds: list[str], *, timeout_s: float = 
         found = _extract(completion)
         gold_text = gold_answer(gold)
         rows.append((found, gold_text))
-        if found.answer is None or gold_text is None or (found.hedged and policy.reject_hedges):
+        if found.answer is None or gold_text is None:
             continue
         key = (found.answer, gold_text)
         if key not in decided:
@@ -165,21 +186,19 @@ def grade_batch(completions: list[str], golds: list[str], *, timeout_s: float = 
             with ThreadPoolExecutor(max_workers=min(workers, len(pending))) as executor:
                 for key, outcome in zip(pending, executor.map(run, pending), strict=True):
                     decided[key] = outcome
-    return [_verdict(found, gold_text, decided, policy) for found, gold_text in rows]
+    return [_verdict(found, gold_text, decided) for found, gold_text in rows]
 
 
-def _verdict(found: Extraction, gold_text: str | None, decided: dict[tuple[str, str], Outcome],
-             policy: GradingPolicy) -> Verdict:
+def _verdict(found: Extraction, gold_text: str | None, decided: dict[tuple[str, str], Outcome]) -> Verdict:
     if found.answer is None:
         return Verdict(False, None, "no_answer")
     if gold_text is None:
         return Verdict(False, found.answer, "bad_gold")
-    if found.hedged and policy.reject_hedges:
-        return Verdict(False, found.answer, "hedged")
     outcome = decided[(found.answer, gold_text)]
     return Verdict(bool(outcome.same), found.answer, outcome.reason)
 
 
+@lru_cache(maxsize=65536)
 def is_equiv(a: str, b: str, *, timeout_s: float = 1.0) -> bool:
     """Whether two extracted answers are the same answer (used to cluster maj@k votes).
 
@@ -191,6 +210,12 @@ def is_equiv(a: str, b: str, *, timeout_s: float = 1.0) -> bool:
     if outcome.same is None:
         outcome = _slow(a, b, _CLUSTER_POLICY, timeout_s)
     return bool(outcome.same)
+
+
+def warm_up() -> None:
+    """Start the slow-path worker pool now (about a second, once per process), so that the first
+    answer needing it is not delayed; useful before a timed evaluation or an RL step."""
+    shared_pool(_WORKER_PRELOAD).warm_up()
 
 
 async def grade_async(completion: str, gold: str, *, timeout_s: float = 1.0,

@@ -34,6 +34,12 @@ def slow_equal(pred: str, gold: str, percent: str) -> bool:
         return _math_verify_equal(normalize(pred, percent=percent), normalize(gold, percent=percent))
 
 
+def warm_up() -> None:
+    """Run each back-end once so grammar and caches are built before workers are forked."""
+    slow_equal("\\frac{x}{2}+(1,2]", "\\frac{x}{2}+(1,2]", "strip")
+    _sympy_equal(parse_answer("x+1"), parse_answer("1+x"))
+
+
 def _math_verify_equal(pred: str, gold: str) -> bool:
     from math_verify import parse, verify
 

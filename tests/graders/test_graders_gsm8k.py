@@ -60,5 +60,22 @@ def test_grade_batch_and_is_equiv():
 
 
 def test_extract_answer_normalises_the_number():
-    assert gsm8k.extract_answer("so #### $1,234.50") == "2469/2"
+    assert gsm8k.extract_answer("so #### $1,234.50") == "1234.5"
+    assert gsm8k.extract_answer("#### 1/3") == "1/3"
     assert gsm8k.extract_answer("no digits here") is None
+
+
+def test_openai_verifier_solutions_agree_with_their_labels(shared_data):
+    import json
+
+    golds = [json.loads(line)["answer"] for line in (shared_data / "gsm8k/test.jsonl").read_text().splitlines()]
+    path = shared_data / "labeled_outputs/gsm8k_openai_verifiers/example_model_solutions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    completions, gold_list, labels = [], [], []
+    for gold, row in zip(golds, rows, strict=True):
+        for system in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"):
+            completions.append(row[system]["solution"])
+            gold_list.append(gold)
+            labels.append(row[system]["is_correct"])
+    verdicts = gsm8k.grade_batch(completions, gold_list)
+    assert [v.correct for v in verdicts] == labels
