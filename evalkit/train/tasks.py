@@ -71,8 +71,9 @@ class AdditionTask(Task):
         rng = random.Random(seed)
         top = 10 ** digits
         n_pairs = top * top
-        if n_heldout + n_train > n_pairs:
-            n_train = n_pairs - n_heldout
+        if n_heldout >= n_pairs:
+            raise UsageError(f"addition with {digits} digits has {n_pairs} problems; hold out fewer than that")
+        n_train = min(n_train, n_pairs - n_heldout)
         picked = rng.sample(range(n_pairs), n_heldout + n_train)
         self.digits = digits
         self._heldout = [self._example(divmod(i, top), "heldout") for i in picked[:n_heldout]]

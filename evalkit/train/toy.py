@@ -50,16 +50,27 @@ def tiny_llama(tokenizer: Any, *, hidden: int = 128, layers: int = 2, heads: int
 
 
 def supervised_warm_start(model: Any, tokenizer: Any, examples: Sequence[Example], *, steps: int,
-                          batch_size: int = 64, lr: float = 3e-3, seed: int = 0) -> list[float]:
-    """Teacher-forced training on `prompt + gold + <eos>`, loss on the answer tokens only; returns losses."""
+                          batch_size: int = 64, lr: float = 3e-3, seed: int = 0, decay: bool = True,
+                          optimizer: torch.optim.Optimizer | None = None) -> list[float]:
+    """Teacher-forced training on `prompt + gold + <eos>`, loss on the answer tokens only; returns losses.
+
+    `decay=False` keeps the learning rate constant after warm-up, and passing the `optimizer` back in
+    continues a warm start in chunks (to stop once an accuracy target is reached).
+    """
     rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 20) * (1 - s / steps))
+    fresh = optimizer is None
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    warmup = 20 if fresh else 0
+
+    def factor(s: int) -> float:
+        return min(1.0, (s + 1) / warmup if warmup else 1.0) * ((1 - s / steps) if decay else 1.0)
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     history = []
     tokenizer.padding_side = "right"
     try:
         for _ in range(steps):
-            batch = rng.sample(list(examples), batch_size)
+            batch = rng.choices(examples, k=batch_size)
             prompts = tokenizer([e.prompt for e in batch], add_special_tokens=False)["input_ids"]
             full = tokenizer([e.prompt + e.gold + EOS for e in batch], add_special_tokens=False, padding=True,
                              return_tensors="pt")

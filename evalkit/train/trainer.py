@@ -228,7 +228,7 @@ def update_policy(cfg: TrainConfig, params: LossParams, model: Any, reference: A
                 out = loss_fn(tensors, params, norm)
                 out.loss.backward()
                 tokens = float(mask.sum())
-                add("loss", float(out.loss), 1.0)
+                add("loss", out.loss.item(), 1.0)
                 for name in ("clip_low", "clip_high", "ratio_mean", "kl", "kl_mask_frac"):
                     add(name, getattr(out, name), tokens)
                 if epoch == 0:
