@@ -59,18 +59,20 @@ class Task:
 class AdditionTask(Task):
     """`a+b=` with `digits`-digit operands; the answer is the decimal sum (graded as a GSM8K number).
 
-    Held-out pairs are fixed by `seed` and never drawn for training.
+    Held-out pairs are fixed by `seed` and never drawn for training; by default 256 of them, or a
+    fifth of all pairs when there are fewer than 1280.
     """
 
     name = "addition"
     reward_task = "gsm8k"
 
-    def __init__(self, digits: int = 3, n_heldout: int = 256, n_train: int = 20000, seed: int = 1234) -> None:
+    def __init__(self, digits: int = 3, n_heldout: int | None = None, n_train: int = 20000, seed: int = 1234) -> None:
         if digits < 1:
             raise UsageError(f"addition digits must be >= 1; got {digits}")
         rng = random.Random(seed)
         top = 10 ** digits
         n_pairs = top * top
+        n_heldout = min(256, n_pairs // 5) if n_heldout is None else n_heldout
         if n_heldout >= n_pairs:
             raise UsageError(f"addition with {digits} digits has {n_pairs} problems; hold out fewer than that")
         n_train = min(n_train, n_pairs - n_heldout)

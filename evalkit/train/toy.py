@@ -8,6 +8,7 @@ policy that is sometimes right (RL from a random init gets no reward signal at t
 from __future__ import annotations
 
 import random
+import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from evalkit.train.tasks import Example
 
 PAD, EOS = "<pad>", "<eos>"
 ARITHMETIC_CHARS = "0123456789+="
+#: enough for English prompts (and for transformers' stop-string matching, which probes with "abcdef")
+TEXT_CHARS = string.ascii_letters + string.digits + string.punctuation + " "
 
 
 def char_tokenizer(chars: str = ARITHMETIC_CHARS) -> Any:
