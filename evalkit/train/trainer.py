@@ -72,7 +72,7 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
     if cfg.eval_every:
         record({"step": 0, **evaluate(generator, task, cfg)})
     for step in range(1, cfg.steps + 1):
-        batch = collect_rollouts(cfg, task, generator, sampling, rng)
+        batch = collect_rollouts(cfg, task, generator, sampling, rng, pad_id=tokenizer.pad_token_id)
         start = time.perf_counter()
         stats = update_policy(cfg, params, model, reference, optimizer, schedule, batch, step) if batch.trainable \
             else {}
@@ -130,7 +130,7 @@ class RolloutBatch:
 
 
 def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, sampling: SamplingSettings,
-                     rng: random.Random) -> RolloutBatch:
+                     rng: random.Random, *, pad_id: int) -> RolloutBatch:
     """Steps 1-3: sample, grade, shape, filter (dynamic sampling) and compute advantages."""
     G = cfg.group_size
     kept: list[tuple[Rollout, Tensor, Tensor]] = []
@@ -168,7 +168,6 @@ def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, samplin
         kept.append((rollout, correct, rewards))
         if groups_kept >= cfg.prompts_per_step:
             break
-    pad_id = _pad_id(generator)
     rollout = Rollout.cat([k[0] for k in kept], pad_id)
     correct = torch.cat([k[1] for k in kept])
     rewards = torch.cat([k[2] for k in kept])
@@ -182,11 +181,6 @@ def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, samplin
         all_truncated=torch.cat(seen_truncated), groups_generated=groups_generated,
         groups_zero_variance=zero_variance, gen_rounds=rounds, time_generation_s=gen_time, time_reward_s=reward_time,
     )
-
-
-def _pad_id(generator: Generator) -> int:
-    tokenizer = getattr(generator, "tokenizer", None)
-    return int(tokenizer.pad_token_id) if tokenizer is not None else 0
 
 
 # ----------------------------------------------------------------------------- 4-5: the policy update
