@@ -154,6 +154,10 @@ def run_command(
                                                       help="--engine vllm: GPUs to shard the model over.")] = 1,
     max_model_len: Annotated[int | None, typer.Option(
         rich_help_panel=MODEL_PANEL, help="--engine vllm/llamacpp: context length (prompt + completion).")] = None,
+    unsafe_code_exec: Annotated[bool, typer.Option(
+        "--unsafe-code-exec", rich_help_panel=DATA_PANEL,
+        help="Code benchmarks: run model-written code even where the bubblewrap sandbox is missing (only on a "
+             "throwaway machine; install Debian's bubblewrap instead).")] = False,
 ) -> None:
     """Generate, grade and score: writes a run directory and prints a summary table."""
     from evalkit.engines import ENGINES, EngineOptions
@@ -163,6 +167,8 @@ def run_command(
 
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
+    if unsafe_code_exec:
+        os.environ["EVALKIT_UNSAFE_CODE_EXEC"] = "1"
     if concurrency < 1 or batch_size < 1 or tensor_parallel_size < 1:
         raise UsageError("--concurrency, --batch-size and --tensor-parallel-size must be at least 1")
     models = expand_models(model)

@@ -221,6 +221,10 @@ def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
     model, engine_name = resolve(settings)
     source = data_source(settings.data_dir)
     plans = [load_plan(benchmarks.get(name), source, settings.limit, settings.prompt) for name in settings.benchmarks]
+    if any(p.benchmark.task == "code" for p in plans):
+        import sandbox
+
+        sandbox.require_isolation()  # refuse before loading the model, not after generating
     if engine_factory is None:
         def engine_factory(name: str, m: ResolvedModel | None) -> Engine:
             return create_engine(name, m, settings.model, settings.engine_options)

@@ -45,6 +45,7 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
           log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Train `model` in place on `task` with `cfg.algo`; returns the metrics records (also in metrics.jsonl)."""
     cfg = cfg.resolved()
+    release_gguf_loader(model)
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -149,7 +150,7 @@ def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, samplin
         correct = torch.tensor(task.rewards(rollout.texts, golds), dtype=torch.float32)
         rewards = correct.clone()
         if cfg.overlong_buffer:
-            rewards += overlong_penalty(rollout.lengths, cfg.max_new_tokens, cfg.overlong_buffer).float()
+            rewards += overlong_penalty(rollout.lengths.cpu(), cfg.max_new_tokens, cfg.overlong_buffer).float()
         reward_time += time.perf_counter() - start
         informative = informative_groups(rewards, G)
         groups_generated += len(examples)
@@ -194,6 +195,8 @@ def update_policy(cfg: TrainConfig, params: LossParams, model: Any, reference: A
     reused = cfg.epochs * cfg.minibatches > 1
     empirical = getattr(params, "criterion", None) == "empirical"
     micro = cfg.micro_batch_size or n
+    device = batch.loss_mask.device  # the model's: rollouts are generated there; rewards are computed on CPU
+    advantages = batch.advantages.to(device=device, dtype=torch.float32)
     with torch.no_grad():
         old = _forward_all(model, rollout, cfg, micro, with_entropy=empirical) if reused or empirical else None
         ref = _forward_all(reference, rollout, cfg, micro)[0] if reference is not None else None
@@ -216,7 +219,7 @@ def update_policy(cfg: TrainConfig, params: LossParams, model: Any, reference: A
                                                with_entropy=True)
                 tensors = PolicyTensors(
                     logp=logp, logp_old=old[0][part] if old is not None else logp.detach(), mask=mask,
-                    advantages=batch.advantages[part], logp_ref=ref[part] if ref is not None else None,
+                    advantages=advantages[part], logp_ref=ref[part] if ref is not None else None,
                     entropy=entropy, entropy_old=old[1][part] if old is not None and old[1] is not None else None,
                 )
                 out = loss_fn(tensors, params, norm)
@@ -273,6 +276,20 @@ def format_step(entry: dict[str, Any], steps: int) -> str:
     if "heldout_accuracy" in entry:
         text += f" heldout {f('heldout_accuracy')}"
     return text
+
+
+def release_gguf_loader(model: Any) -> None:
+    """Unmark a model that transformers loaded from a GGUF file, so that `save_pretrained` works.
+
+    transformers dequantizes GGUF weights to ordinary float tensors on load but keeps a "gguf quantizer"
+    that refuses serialization; the weights being trained are plain, so the marker is dropped.
+    """
+    quantizer = getattr(model, "hf_quantizer", None)
+    method = getattr(getattr(quantizer, "quantization_config", None), "quant_method", None)
+    if quantizer is not None and str(getattr(method, "value", method)).lower() == "gguf":
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
 
 
 def save_checkpoint(model: Any, tokenizer: Any, path: Path, *, step: int, cfg: TrainConfig) -> Path:

@@ -1,0 +1,138 @@
+"""`evalkit train`: the typer command over `TrainConfig` and `trainer.train` (the lead registers it).
+
+Flags override the `--config` file, which overrides the defaults. Nothing heavy is imported until
+the command runs, so `evalkit --help` stays fast. Bad input raises UsageError (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from evalkit.errors import UsageError
+
+ALGO_HELP = "RL algorithm: grpo, dapo, dr_grpo, gspo, mpo or tepo."
+RUN_PANEL = "Run"
+RL_PANEL = "Algorithm"
+ROLLOUT_PANEL = "Rollouts"
+
+
+def train(
+    algo: Annotated[str | None, typer.Option(help=ALGO_HELP, rich_help_panel=RL_PANEL)] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Model to train, as for `evalkit run --model`: alias (smollm2-135m), HF directory, .gguf or hub id.",
+        rich_help_panel=RUN_PANEL)] = None,
+    benchmark: Annotated[str | None, typer.Option(
+        help="Training prompts and reward: gsm8k or math (train split), or addition (the toy task).",
+        rich_help_panel=RUN_PANEL)] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (one rollout batch each).",
+                                              rich_help_panel=RUN_PANEL)] = None,
+    group_size: Annotated[int | None, typer.Option(help="Completions sampled per prompt (G).",
+                                                   rich_help_panel=ROLLOUT_PANEL)] = None,
+    prompts_per_step: Annotated[int | None, typer.Option(help="Prompts per step; a step trains on prompts x G.",
+                                                         rich_help_panel=ROLLOUT_PANEL)] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Local benchmark files laid out like shared/data (as for `evalkit run`); default: the hub.",
+        rich_help_panel=RUN_PANEL)] = None,
+    output: Annotated[Path | None, typer.Option(
+        help="Run directory: metrics.jsonl, train_config.json and checkpoints step-N/ (HF format).",
+        rich_help_panel=RUN_PANEL)] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="A .toml or .json file of settings (TrainConfig fields, loss options in a [loss] table); "
+             "flags override it.", rich_help_panel=RUN_PANEL)] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate.", rich_help_panel=RL_PANEL)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over each rollout batch.",
+                                               rich_help_panel=RL_PANEL)] = None,
+    minibatches: Annotated[int | None, typer.Option(
+        help="Optimizer steps per pass; epochs x minibatches > 1 makes updates off-policy (ratios != 1).",
+        rich_help_panel=RL_PANEL)] = None,
+    micro_batch_size: Annotated[int | None, typer.Option(
+        help="Rows per forward/backward (gradient accumulation); 0 = a whole mini-batch.",
+        rich_help_panel=RL_PANEL)] = None,
+    loss_option: Annotated[list[str] | None, typer.Option(
+        "--loss-option", help="Loss hyperparameter KEY=VALUE, repeatable (e.g. k=3, beta=0.0, eps_high=0.28, "
+                              "weights=uniform, criterion=empirical).", rich_help_panel=RL_PANEL)] = None,
+    dynamic_sampling: Annotated[bool | None, typer.Option(
+        "--dynamic-sampling/--no-dynamic-sampling",
+        help="Drop groups whose rewards are all equal and refill the batch (default: on for dapo only).",
+        rich_help_panel=RL_PANEL)] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Generation budget per completion (tokens).",
+                                                       rich_help_panel=ROLLOUT_PANEL)] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature of rollouts (> 0).",
+                                                      rich_help_panel=ROLLOUT_PANEL)] = None,
+    chat_template: Annotated[bool | None, typer.Option(
+        "--chat-template/--no-chat-template",
+        help="Render prompts with the model's chat template (as `evalkit run` does by default).",
+        rich_help_panel=ROLLOUT_PANEL)] = None,
+    eval_every: Annotated[int | None, typer.Option(
+        help="Greedy accuracy on held-out (test split) prompts every N steps; 0 = never.",
+        rich_help_panel=RUN_PANEL)] = None,
+    eval_size: Annotated[int | None, typer.Option(help="Held-out prompts per evaluation.",
+                                                  rich_help_panel=RUN_PANEL)] = None,
+    save_every: Annotated[int | None, typer.Option(
+        help="Checkpoint every N steps; the last step is always saved.", rich_help_panel=RUN_PANEL)] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of prompt order, sampling and shuffling.",
+                                             rich_help_panel=RUN_PANEL)] = None,
+    device: Annotated[str | None, typer.Option(help="torch device: cpu, cuda, cuda:1...",
+                                               rich_help_panel=RUN_PANEL)] = None,
+    dtype: Annotated[str | None, typer.Option(help="float32, bfloat16 or float16 (default: float32 on CPU).",
+                                              rich_help_panel=RUN_PANEL)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the metrics and checkpoints of an earlier run in OUTPUT.",
+                                            rich_help_panel=RUN_PANEL)] = False,
+) -> None:
+    """Train a model with RL on graded math rewards; checkpoints in OUTPUT/step-N are `evalkit run` models."""
+    from evalkit.train.config import TrainConfig
+
+    cfg = TrainConfig.from_file(config) if config is not None else TrainConfig()
+    loss = {**cfg.loss, **parse_loss_options(loss_option or [])}
+    cfg = cfg.override(
+        algo=algo, model=model, benchmark=benchmark, steps=steps, group_size=group_size,
+        prompts_per_step=prompts_per_step, data_dir=str(data_dir) if data_dir is not None else None,
+        output=str(output) if output is not None else None, lr=lr, epochs=epochs, minibatches=minibatches,
+        micro_batch_size=micro_batch_size, loss=loss, dynamic_sampling=dynamic_sampling,
+        max_new_tokens=max_new_tokens, temperature=temperature, chat_template=chat_template, eval_every=eval_every,
+        eval_size=eval_size, save_every=save_every, seed=seed, device=device, dtype=dtype,
+    ).resolved()
+    metrics = Path(cfg.output) / "metrics.jsonl"
+    if metrics.is_file() and metrics.stat().st_size and not overwrite:
+        raise UsageError(f"{cfg.output} already holds a training run; pass another --output or --overwrite")
+    run_training(cfg, log=typer.echo)
+
+
+def run_training(cfg: Any, log: Any = print) -> list[dict[str, Any]]:
+    """Load the model and task that `cfg` names and train; the CLI's body, callable from Python."""
+    import torch
+
+    from evalkit.models import ModelSpecError, load_hf_model, resolve_model
+    from evalkit.train.tasks import make_task
+    from evalkit.train.trainer import train as train_loop
+
+    try:
+        resolved = resolve_model(cfg.model)
+    except ModelSpecError as exc:
+        raise UsageError(str(exc)) from None
+    dtype = getattr(torch, cfg.dtype) if cfg.dtype else None
+    model, tokenizer = load_hf_model(resolved, device=cfg.device, dtype=dtype)
+    task = make_task(cfg.benchmark, tokenizer, data_dir=Path(cfg.data_dir) if cfg.data_dir else None,
+                     chat=cfg.chat_template, system_prompt=cfg.system_prompt, addition_digits=cfg.addition_digits)
+    history = train_loop(cfg, model, tokenizer, task, log=log)
+    log(f"checkpoint: {Path(cfg.output) / f'step-{cfg.steps}'}  metrics: {Path(cfg.output) / 'metrics.jsonl'}")
+    return history
+
+
+def parse_loss_options(options: list[str]) -> dict[str, Any]:
+    """`["k=3", "weights=uniform"]` -> `{"k": 3, "weights": "uniform"}` (numbers and booleans as JSON)."""
+    parsed: dict[str, Any] = {}
+    for option in options:
+        key, sep, raw = option.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--loss-option {option!r}: expected KEY=VALUE, e.g. --loss-option k=3")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        parsed[key.strip()] = value
+    return parsed

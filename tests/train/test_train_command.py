@@ -1,0 +1,120 @@
+"""`evalkit train`: config files, flags over files, one-line usage errors, and checkpoints `evalkit run` evaluates."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalkit.errors import UsageError
+from evalkit.train.command import parse_loss_options
+from evalkit.train.config import TrainConfig
+
+runner = CliRunner()
+
+
+def cli(*args: str):
+    from evalkit.cli import app
+
+    return runner.invoke(app, list(args))
+
+
+def test_toml_and_json_configs_read_the_same(tmp_path: Path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('algo = "mpo"\nsteps = 7\n[loss]\nk = 3\nweights = "uniform"\n')
+    js = tmp_path / "c.json"
+    js.write_text(json.dumps({"algo": "mpo", "steps": 7, "loss": {"k": 3, "weights": "uniform"}}))
+    a, b = TrainConfig.from_file(toml), TrainConfig.from_file(js)
+    assert a == b and a.loss == {"k": 3, "weights": "uniform"}
+    a.resolved()
+
+
+@pytest.mark.parametrize("text,match", [
+    ('algo = "grpo"\nstep = 3\n', "unknown setting"),
+    ('algo = "mpo"\n[loss]\nK = 3\n', "unknown mpo loss option"),
+    ('algo = "ppo"\n', "not one of"),
+    ('group_size = 1\n', "group-size must be >= 2"),
+    ('temperature = 0.0\n', "temperature must be > 0"),
+    ('algo = "grpo"\nsteps = \n', "not valid TOML"),
+])
+def test_bad_settings_are_usage_errors(tmp_path: Path, text: str, match: str):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=match):
+        TrainConfig.from_file(path).resolved()
+
+
+def test_algorithm_defaults_resolve():
+    assert TrainConfig(algo="dr_grpo").resolved().scale_rewards == "none"
+    assert TrainConfig(algo="dapo").resolved().dynamic_sampling is True
+    assert TrainConfig(algo="grpo").resolved().dynamic_sampling is False
+    assert TrainConfig(algo="dapo", dynamic_sampling=False).resolved().dynamic_sampling is False
+
+
+def test_loss_options_parse_numbers_booleans_and_strings():
+    assert parse_loss_options(["k=3", "beta=0.0", "weights=future:0.3", "x=true"]) == \
+        {"k": 3, "beta": 0.0, "weights": "future:0.3", "x": True}
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_loss_options(["k"])
+
+
+def test_help_lists_every_train_flag():
+    result = cli("train", "--help")
+    assert result.exit_code == 0
+    text = re.sub(r"\s+", " ", result.output)
+    for flag in ("--algo", "--model", "--benchmark", "--steps", "--group-size", "--data-dir", "--output", "--config",
+                 "--epochs", "--minibatches", "--loss-option", "--dynamic-sampling", "--eval-every"):
+        assert flag in text, flag
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--algo", "ppo"], "is not one of"),
+    (["--loss-option", "k=3"], "unknown grpo loss option"),
+    (["--config", "/no/such.toml"], "not found"),
+    (["--model", "./no/such/model", "--steps", "1"], "model not found"),
+])
+def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], match: str):
+    result = cli("train", "--output", str(tmp_path / "out"), *args)
+    assert result.exit_code == 2, result.output
+    assert match in result.output
+    assert not (tmp_path / "out" / "metrics.jsonl").exists()
+
+
+@pytest.fixture(scope="module")
+def toy_model_dir(tmp_path_factory) -> Path:
+    from evalkit.train.toy import TEXT_CHARS, char_tokenizer, tiny_llama
+
+    tokenizer = char_tokenizer(TEXT_CHARS)
+    path = tmp_path_factory.mktemp("toy") / "model"
+    tiny_llama(tokenizer, hidden=32, layers=1, heads=2, context=16).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_train_then_evalkit_run_evaluates_the_checkpoint(tmp_path: Path, toy_model_dir: Path):
+    config = tmp_path / "train.toml"
+    config.write_text('benchmark = "addition"\naddition_digits = 1\nsteps = 3\nmax_new_tokens = 3\n'
+                      'prompts_per_step = 2\ngroup_size = 2\nminibatches = 1\n')
+    out = tmp_path / "train"
+    args = ["train", "--config", str(config), "--model", str(toy_model_dir), "--output", str(out), "--steps", "1"]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # --steps 1 overrode the file's 3
+    assert json.loads((out / "train_config.json").read_text())["addition_digits"] == 1
+    again = cli(*args)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+    data = tmp_path / "data" / "gsm8k"
+    data.mkdir(parents=True)
+    (data / "test.jsonl").write_text(json.dumps({"question": "1+1", "answer": "#### 2"}) + "\n")
+    run_dir = tmp_path / "eval"
+    result = cli("run", "--model", str(out / "step-1"), "--benchmarks", "gsm8k", "--data-dir", str(tmp_path / "data"),
+                 "--no-chat-template", "--max-tokens", "3", "--engine", "hf", "--device", "cpu",
+                 "--output", str(run_dir))
+    assert result.exit_code == 0, result.output
+    model = json.loads((run_dir / "config.json").read_text())["model"]
+    assert model["checkpoint_step"] == 1
