@@ -25,7 +25,6 @@ import pytest
 from evalkit.engines.base import Prompt, Request, SamplingParams
 from evalkit.models import ResolvedModel
 
-
 VLLM_VERSION = "0.33.0"
 SOURCE_FILES = ("sampling_params.py", "entrypoints/llm.py", "outputs.py", "engine/arg_utils.py", "inputs/llm.py",
                 "v1/engine/parallel_sampling.py")
