@@ -126,3 +126,17 @@ def test_many_checkpoints_by_glob_are_sorted_by_step(tmp_path: Path):
     assert _model_dir_name(found[0]) == f"{tmp_path.name}_step-3"
     result = invoke("run", "--model", str(tmp_path / "nothing-*"))
     assert result.exit_code == 2 and "matched no path" in result.output
+
+
+def test_code_benchmark_without_sandbox_is_refused_before_anything_runs(tmp_path: Path, monkeypatch):
+    pytest.importorskip("sandbox.isolation")
+    monkeypatch.setattr("sandbox.isolation.shutil.which", lambda name: None)
+    monkeypatch.delenv("EVALKIT_UNSAFE_CODE_EXEC", raising=False)
+    out = tmp_path / "out"
+    result = invoke("run", "--model", str(_fake_gguf(tmp_path)), "--benchmarks", "humaneval", "--output", str(out))
+    assert result.exit_code == 2 and "bubblewrap" in result.output and not out.exists()
+    # With the explicit opt-in the refusal is lifted (the fake model then fails to load: still exit 2, no files).
+    result = invoke("run", "--model", str(_fake_gguf(tmp_path)), "--benchmarks", "humaneval", "--output", str(out),
+                    "--unsafe-code-exec")
+    assert "bubblewrap" not in result.output and not out.exists()
+    monkeypatch.delenv("EVALKIT_UNSAFE_CODE_EXEC", raising=False)

@@ -1,0 +1,149 @@
+"""The candidate process: lock itself down, run the untrusted program, then answer calls.
+
+Runs in a process forked from the zygote (which has never seen a test or an expected value).
+Order matters: new session, only the two channel fds survive, private scratch directory, rlimits,
+parent-death signal, drop to the per-worker uid, then the seccomp filter, and only then the untrusted
+code. After that nothing here is trusted any more: the candidate may rewrite this loop, but all it can
+ever do is send plain data (see `_codec`) that the judge checks.
+Shipped as source into the sandbox: imports nothing from evalkit.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import os
+import resource
+import signal
+import sys
+import time
+
+from sandbox import _codec, _seccomp
+from sandbox._frames import FrameReader, write_frame
+
+PR_SET_PDEATHSIG = 1
+FSIZE_BYTES = 16 * 1024 * 1024
+NOFILE = 64
+NPROC = 64
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once in the zygote, inherited by every candidate
+
+
+def _limit(which: int, value: int) -> None:
+    try:
+        resource.setrlimit(which, (value, value))
+    except (ValueError, OSError):
+        soft, hard = resource.getrlimit(which)
+        if hard == resource.RLIM_INFINITY or value < hard:
+            resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))
+
+
+def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer | None) -> None:
+    """Everything before the untrusted code runs; any failure here kills the child (fail closed)."""
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    low = 3  # the zygote keeps 0-2 on /dev/null, so the channel fds are always above 2
+    for fd in sorted((req_fd, resp_fd)):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
+    os.chdir(spec["scratch"])
+    memory = int(spec["memory_mb"]) * 1024 * 1024
+    _limit(resource.RLIMIT_AS, memory)
+    _limit(resource.RLIMIT_DATA, memory)
+    _limit(resource.RLIMIT_CPU, int(spec["cpu_s"]))
+    _limit(resource.RLIMIT_FSIZE, FSIZE_BYTES)
+    _limit(resource.RLIMIT_NOFILE, NOFILE)
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_MEMLOCK, 0)
+    _limit(resource.RLIMIT_MSGQUEUE, 0)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    uid = spec.get("uid")
+    if uid is not None:
+        _limit(resource.RLIMIT_NPROC, NPROC)
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": spec["scratch"], "TMPDIR": spec["scratch"],
+                       "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
+                       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    if seccomp is not None:
+        seccomp.install()
+
+
+def _exception_reply(exc: BaseException) -> list:
+    try:
+        message = str(exc)[:300]
+    except BaseException:  # a hostile __str__
+        message = ""
+    return ["exc", type(exc).__name__, message]
+
+
+def answer(fn, args: list, kwargs: dict, mode: str) -> list:
+    """Call the candidate once; the reply as data: ["ok", value, args-after, s] | ["dg", digest, s] |
+    ["exc", type, message] | ["big", detail] | ["bad", detail]."""
+    start = time.perf_counter()
+    try:
+        result = fn(*args, **kwargs)
+        if mode == "nn":  # evalplus compares only "is not None" for outputs that are not data
+            result = result if isinstance(result, bool) else result is not None
+    except BaseException as exc:
+        return _exception_reply(exc)
+    try:  # the seconds reported include encoding: per-call limits derived from them must cover it too
+        wire = _codec.encode(result, lenient=True)
+        if mode == "d" or mode.startswith("r") and len(_codec.dumps(wire)) > int(mode[1:]):
+            plain = _codec.decode(wire)
+            if mode == "d" or not _codec.is_floats(plain):  # large outputs are compared by digest
+                return ["dg", _codec.canonical_digest(plain), time.perf_counter() - start]
+        mutable = any(type(a) in (list, dict, set) for a in args)
+        changed = _codec.encode(list(args), lenient=True) if mutable else None
+        return ["ok", wire, changed, time.perf_counter() - start]
+    except _codec.TooLarge as exc:
+        return ["big", f"return value: {str(exc)[:200]}"]
+    except (_codec.CodecError, RecursionError, MemoryError, ValueError) as exc:
+        return ["bad", f"return value: {str(exc)[:200]}"]
+
+
+def serve(req_fd: int, resp_fd: int) -> None:
+    """Load the program named by the first message, then answer calls until the judge hangs up."""
+    requests = FrameReader(req_fd)
+    load = requests.read()
+    nonce, mode, program, entry_point = load[1], load[2], load[3], load[4]
+    namespace: dict = {"__name__": "__candidate__", "__builtins__": builtins}
+    try:
+        exec(compile(program, "<candidate>", "exec", dont_inherit=True), namespace)
+    except BaseException as exc:  # the candidate's own failure, reported as data
+        write_frame(resp_fd, [nonce, *_exception_reply(exc)])
+        return
+    if mode == "inproc":
+        write_frame(resp_fd, [nonce, "done"])
+        return
+    fn = namespace.get(entry_point)
+    if not callable(fn):
+        write_frame(resp_fd, [nonce, "missing", entry_point])
+        return
+    write_frame(resp_fd, [nonce, "ready"])
+    while True:
+        request = requests.read()
+        if request[0] == "many":  # a batch of calls, answered one frame each as they finish
+            for index, (a, m) in enumerate(zip(request[2], request[3], strict=True)):
+                write_frame(resp_fd, [request[1], "item", index, *answer(fn, _codec.decode(a), {}, m)])
+        else:  # ["call", nonce, args, kwargs, mode]
+            reply = answer(fn, _codec.decode(request[2]), _codec.decode(request[3]), request[4])
+            write_frame(resp_fd, [request[1], *reply])
+
+
+def main(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer | None) -> None:
+    """Entry point in the forked child; never returns."""
+    try:
+        lock_down(req_fd, resp_fd, spec, seccomp)
+    except BaseException:
+        os._exit(70)
+    try:
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+        serve(req_fd, resp_fd)
+    except BaseException:
+        pass
+    os._exit(0)

