@@ -154,6 +154,10 @@ def run_command(
                                                       help="--engine vllm: GPUs to shard the model over.")] = 1,
     max_model_len: Annotated[int | None, typer.Option(
         rich_help_panel=MODEL_PANEL, help="--engine vllm/llamacpp: context length (prompt + completion).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        rich_help_panel=MODEL_PANEL,
+        help="--engine llamacpp: CPU threads (default: all cores; fewer is much faster when other jobs share them).")
+    ] = None,
     unsafe_code_exec: Annotated[bool, typer.Option(
         "--unsafe-code-exec", rich_help_panel=DATA_PANEL,
         help="Code benchmarks: run model-written code even where the bubblewrap sandbox is missing (only on a "
@@ -169,8 +173,8 @@ def run_command(
         raise UsageError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
     if unsafe_code_exec:
         os.environ["EVALKIT_UNSAFE_CODE_EXEC"] = "1"
-    if concurrency < 1 or batch_size < 1 or tensor_parallel_size < 1:
-        raise UsageError("--concurrency, --batch-size and --tensor-parallel-size must be at least 1")
+    if concurrency < 1 or batch_size < 1 or tensor_parallel_size < 1 or (threads is not None and threads < 1):
+        raise UsageError("--concurrency, --batch-size, --tensor-parallel-size and --threads must be at least 1")
     models = expand_models(model)
     if output is not None and len(models) > 1:
         outputs = [output / _model_dir_name(m) for m in models]
@@ -183,7 +187,7 @@ def run_command(
         limit=limit, data_dir=data_dir, output=output,
         engine_options=EngineOptions(base_url=base_url, concurrency=concurrency, batch_size=batch_size,
                                      device=device, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
-                                     max_model_len=max_model_len, seed=seed),
+                                     max_model_len=max_model_len, seed=seed, threads=threads),
     )
     for i, (one_model, one_output) in enumerate(zip(models, outputs, strict=True)):
         if len(models) > 1:

@@ -30,6 +30,7 @@ class EngineOptions:
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
     seed: int = 0
+    threads: int | None = None  # llamacpp: CPU threads (None: all cores)
 
 
 def _has(module: str) -> bool:
@@ -70,7 +71,8 @@ def create_engine(name: str, model: ResolvedModel | None, served_model: str, opt
     if name == "llamacpp":
         from evalkit.engines.llamacpp_engine import LlamaCppEngine
 
-        return LlamaCppEngine(model, max_model_len=options.max_model_len or 4096, seed=options.seed)
+        return LlamaCppEngine(model, max_model_len=options.max_model_len or 4096, seed=options.seed,
+                              threads=options.threads)
     if name == "vllm":
         from evalkit.engines.vllm_engine import VLLMEngine
 

@@ -24,7 +24,8 @@ def test_help_lists_every_run_flag():
     text = re.sub(r"\s+", " ", result.output)
     for flag in ("--model", "--benchmarks", "--engine", "--n", "--temperature", "--top-p", "--max-tokens",
                  "--limit", "--seed", "--num-fewshot", "--data-dir", "--output", "--no-chat-template",
-                 "--system-prompt", "--base-url", "--tensor-parallel-size", "--max-model-len"):
+                 "--system-prompt", "--base-url", "--tensor-parallel-size", "--max-model-len", "--threads",
+                 "--unsafe-code-exec"):
         assert flag in text, flag
 
 
@@ -51,6 +52,7 @@ BAD_INPUTS = {
     "bad engine": (["--engine", "tpu"], "--engine 'tpu' is not one of"),
     "bad top-p": (["--top-p", "0"], "--top-p must be in"),
     "bad limit": (["--limit", "0"], "--limit must be at least 1"),
+    "bad threads": (["--threads", "0"], "--threads must be at least 1"),
     "fewshot over pool": (["--num-fewshot", "3"], "train.jsonl"),
     "missing data dir": (["--data-dir", "/no/such/dir"], "--data-dir /no/such/dir is not a directory"),
 }

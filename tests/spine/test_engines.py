@@ -43,7 +43,7 @@ def smollm(smollm2_gguf):
 @pytest.fixture(scope="module")
 def llamacpp_engine(smollm):
     _need("llama_cpp")
-    engine = create_engine("llamacpp", smollm, "smollm2-135m", EngineOptions(max_model_len=2048))
+    engine = create_engine("llamacpp", smollm, "smollm2-135m", EngineOptions(max_model_len=2048, threads=2))
     yield engine
     engine.close()
 
@@ -155,7 +155,8 @@ def test_evalkit_run_through_the_server(llama_server, shared_data: Path, tmp_pat
 def test_cli_run_end_to_end_with_llamacpp(llamacpp_engine, shared_data: Path, tmp_path: Path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "evalkit.cli", "run", "--model", "smollm2-135m", "--engine", "llamacpp",
-           "--benchmarks", "gsm8k,math500", "--limit", "2", "--max-tokens", "48", "--data-dir", str(shared_data),
+           "--benchmarks", "gsm8k,math500", "--limit", "2", "--max-tokens", "48", "--threads", "2",
+           "--data-dir", str(shared_data),
            "--output", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
