@@ -14,6 +14,7 @@ Shipped as source into the sandbox: imports nothing from evalkit.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import math
 import os
@@ -127,15 +128,21 @@ class Candidate:
         self.abort = CandidateAbort(status, detail)
         return self.abort
 
-    def _exchange(self, wire: list, deadline: float, what: str) -> list:
+    @contextlib.contextmanager
+    def _channel_errors(self, what: str) -> Iterator[None]:
+        """Turn a channel failure during `what` into the candidate's abort (timeout, death, bad protocol)."""
         try:
-            return self.channel.exchange(wire, deadline)
+            yield
         except ChannelTimeout:
             raise self._fail("timeout", f"{what} ran past its time limit") from None
         except (ChannelClosed, OSError):
             raise self._fail("failed", f"candidate process died during {what}") from None
         except CodecError as exc:
             raise self._fail("failed", f"candidate broke the protocol: {exc}") from None
+
+    def _exchange(self, wire: list, deadline: float, what: str) -> list:
+        with self._channel_errors(what):
+            return self.channel.exchange(wire, deadline)
 
     def _outcome(self, reply: list, args: tuple | list, mode: str) -> object:
         """The value of one call's reply (`reply` starts with its kind), or raise what the candidate raised."""
@@ -184,24 +191,13 @@ class Candidate:
             raise self.abort
         nonce = self._nonce()
         wire = ["many", nonce, [encode(list(a)) for a in arg_lists], modes]
-        first = self.calls + 1
-        try:
+        with self._channel_errors(f"call {self.calls + 1}"):
             write_frame(self.channel.req_w, wire, self.deadline)
-        except ChannelTimeout:
-            raise self._fail("timeout", f"call {first} ran past its time limit") from None
-        except (ChannelClosed, OSError):
-            raise self._fail("failed", f"candidate process died during call {first}") from None
         for index, (args, mode, limit) in enumerate(zip(arg_lists, modes, limits, strict=True)):
             self.calls += 1
             deadline = self.deadline if limit is None else min(self.deadline, time.monotonic() + limit)
-            try:
+            with self._channel_errors(f"call {self.calls}"):
                 reply = self.channel.replies.read(deadline)
-            except ChannelTimeout:
-                raise self._fail("timeout", f"call {self.calls} ran past its time limit") from None
-            except (ChannelClosed, OSError):
-                raise self._fail("failed", f"candidate process died during call {self.calls}") from None
-            except CodecError as exc:
-                raise self._fail("failed", f"candidate broke the protocol: {exc}") from None
             if type(reply) is not list or reply[:3] != [nonce, "item", index]:
                 raise self._fail("failed", "candidate sent a reply out of order")
             item = reply[3:]
