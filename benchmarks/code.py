@@ -156,6 +156,16 @@ class _MBPPBase(_CodeBenchmark):
         return Problem(id=str(task_id), question=question, gold=code,
                        metadata={"prompt": question, "entry_point": entry_point, "test": test})
 
+    def _select(self, source: DataSource, ids: range) -> list[Problem]:
+        """The problems whose task id is in `ids`, from this variant's file."""
+        raise NotImplementedError
+
+    def load(self, source: DataSource) -> list[Problem]:
+        return self._select(source, MBPP_TEST_IDS)
+
+    def fewshot_pool(self, source: DataSource) -> list[Problem]:
+        return self._select(source, MBPP_FEWSHOT_IDS)
+
 
 @register
 class MBPP(_MBPPBase):
@@ -177,12 +187,6 @@ class MBPP(_MBPPBase):
         return [self._problem(int(r["task_id"]), r["text"], r["code"], list(r["test_list"]),
                               r.get("test_setup_code") or "")
                 for r in self._rows(source) if int(r["task_id"]) in ids]
-
-    def load(self, source: DataSource) -> list[Problem]:
-        return self._select(source, MBPP_TEST_IDS)
-
-    def fewshot_pool(self, source: DataSource) -> list[Problem]:
-        return self._select(source, MBPP_FEWSHOT_IDS)
 
 
 @register
@@ -209,12 +213,6 @@ class MBPPSanitized(_MBPPBase):
             setup = "\n".join(r.get("test_imports") or [])
             problems.append(self._problem(int(r["task_id"]), r["prompt"], r["code"], list(r["test_list"]), setup))
         return problems
-
-    def load(self, source: DataSource) -> list[Problem]:
-        return self._select(source, MBPP_TEST_IDS)
-
-    def fewshot_pool(self, source: DataSource) -> list[Problem]:
-        return self._select(source, MBPP_FEWSHOT_IDS)
 
 
 # -- evalplus: HumanEval+ and MBPP+ --------------------------------------------------------------
