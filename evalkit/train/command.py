@@ -63,6 +63,20 @@ def train(
                                                        rich_help_panel=ROLLOUT_PANEL)] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature of rollouts (> 0).",
                                                       rich_help_panel=ROLLOUT_PANEL)] = None,
+    rollout_engine: Annotated[str | None, typer.Option(
+        help="Rollout sampler: hf (`generate` on the policy, CPU or GPU) or vllm (vLLM on the same GPU, "
+             "weights re-synced after every update; needs --device cuda and the vllm extra).",
+        rich_help_panel=ROLLOUT_PANEL)] = None,
+    vllm_gpu_memory: Annotated[float | None, typer.Option(
+        help="With vllm: share of the GPU's memory vLLM takes for its weights and KV cache (default 0.3).",
+        rich_help_panel=ROLLOUT_PANEL)] = None,
+    vllm_max_model_len: Annotated[int | None, typer.Option(
+        help="With vllm: longest prompt + completion it reserves KV cache for; 0 = the model's context.",
+        rich_help_panel=ROLLOUT_PANEL)] = None,
+    vllm_sleep: Annotated[bool | None, typer.Option(
+        "--vllm-sleep/--no-vllm-sleep",
+        help="With vllm: free its GPU memory during each update (sleep mode) and re-push the weights on waking.",
+        rich_help_panel=ROLLOUT_PANEL)] = None,
     chat_template: Annotated[bool | None, typer.Option(
         "--chat-template/--no-chat-template",
         help="Render prompts with the model's chat template (as `evalkit run` does by default).",
@@ -95,6 +109,8 @@ def train(
         micro_batch_size=micro_batch_size, loss=loss, dynamic_sampling=dynamic_sampling,
         max_new_tokens=max_new_tokens, temperature=temperature, chat_template=chat_template, eval_every=eval_every,
         eval_size=eval_size, save_every=save_every, seed=seed, device=device, dtype=dtype,
+        rollout_engine=rollout_engine, vllm_gpu_memory=vllm_gpu_memory,
+        vllm_max_model_len=vllm_max_model_len, vllm_sleep=vllm_sleep,
     ).resolved()
     metrics = Path(cfg.output) / "metrics.jsonl"
     if metrics.is_file() and metrics.stat().st_size and not overwrite:
@@ -114,6 +130,12 @@ def run_training(cfg: Any, log: Any = print) -> list[dict[str, Any]]:
         resolved = resolve_model(cfg.model)
     except ModelSpecError as exc:
         raise UsageError(str(exc)) from None
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {cfg.device}: no CUDA GPU is visible to torch; use --device cpu")
+    if cfg.rollout_engine == "vllm":
+        from evalkit.train.vllm_rollout import import_vllm
+
+        import_vllm()  # fail before loading the model
     dtype = getattr(torch, cfg.dtype) if cfg.dtype else None
     model, tokenizer = load_hf_model(resolved, device=cfg.device, dtype=dtype)
     task = make_task(cfg.benchmark, tokenizer, data_dir=Path(cfg.data_dir) if cfg.data_dir else None,

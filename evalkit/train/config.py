@@ -16,6 +16,7 @@ from typing import Any
 from evalkit.errors import UsageError
 
 ALGOS = ("grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
+ROLLOUT_ENGINES = ("hf", "vllm")
 
 
 @dataclass
@@ -53,7 +54,11 @@ class TrainConfig:
     chat_template: bool = True
     system_prompt: str | None = None
     addition_digits: int = 3
-    generation_batch_size: int = 64
+    generation_batch_size: int = 64  # HF rollouts: rows per `generate` call
+    rollout_engine: str = "hf"  # hf: `generate` on the policy; vllm: vLLM on the same GPU, weights synced per update
+    vllm_gpu_memory: float = 0.3  # share of the GPU vLLM takes (weights + KV cache); the rest trains
+    vllm_max_model_len: int = 0  # prompt + completion tokens vLLM reserves KV cache for; 0 = the model's context
+    vllm_sleep: bool = False  # free vLLM's GPU memory during updates (sleep level 2), re-push weights on waking
     seed: int = 0
     device: str = "cpu"
     dtype: str | None = None  # float32 | bfloat16 | float16; None: float32 on CPU, bfloat16 on GPU
@@ -113,7 +118,8 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 1; got {getattr(self, name)}")
-        for name in ("micro_batch_size", "warmup_steps", "overlong_buffer", "eval_every", "save_every"):
+        for name in ("micro_batch_size", "warmup_steps", "overlong_buffer", "eval_every", "save_every",
+                     "vllm_max_model_len"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 0; got {getattr(self, name)}")
         if self.group_size < 2:
@@ -131,6 +137,18 @@ class TrainConfig:
             raise UsageError(f"scale-rewards must be one of {', '.join(SCALES)}; got {self.scale_rewards!r}")
         if self.overlong_buffer > self.max_new_tokens:
             raise UsageError(f"overlong-buffer ({self.overlong_buffer}) exceeds max-new-tokens ({self.max_new_tokens})")
+        if self.rollout_engine not in ROLLOUT_ENGINES:
+            raise UsageError(f"rollout-engine must be one of {', '.join(ROLLOUT_ENGINES)}; got {self.rollout_engine!r}")
+        if self.rollout_engine == "vllm":
+            if self.device not in ("cuda", "cuda:0"):
+                raise UsageError(f"--rollout-engine vllm runs on the GPU beside the policy: use --device cuda "
+                                 f"(pick the GPU with CUDA_VISIBLE_DEVICES); got --device {self.device}")
+            if not 0 < self.vllm_gpu_memory < 1:
+                raise UsageError(f"vllm-gpu-memory must be in (0, 1); got "
+                                 f"{self.vllm_gpu_memory}")
+            if self.vllm_max_model_len and self.vllm_max_model_len <= self.max_new_tokens:
+                raise UsageError(f"vllm-max-model-len ({self.vllm_max_model_len}) must exceed max-new-tokens "
+                                 f"({self.max_new_tokens}): it holds the prompt and the completion")
         if self.dtype not in (None, "float32", "bfloat16", "float16"):
             raise UsageError(f"dtype must be float32, bfloat16 or float16; got {self.dtype!r}")
 

@@ -4,7 +4,8 @@ Owns the token-level view of a batch: left-padded prompts, right-padded completi
 completion mask (every token up to and including the first end-of-sequence token) and the
 truncation flag. `HFGenerator` samples with `model.generate` and no hidden sampling defaults
 (top-k off, no repetition penalty) so that the behaviour policy is exactly softmax(logits / T),
-which is what `token_logprobs` scores. It owns nothing about rewards or losses.
+which is what `token_logprobs` scores; `VLLMGenerator` (evalkit/train/vllm_rollout.py) samples the
+same policy with vLLM. It owns nothing about rewards or losses.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Rollout:
     completion_mask: Tensor  # [N, T] 1 up to and including the first EOS
     truncated: Tensor  # [N] bool: no EOS within max_new_tokens
     texts: list[str]  # decoded completions, special tokens removed
+    #: [N, T] log-prob of each sampled token as the sampler computed it (vLLM), 0 past the mask; None if unknown
+    sampling_logprobs: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.completion_ids.shape[0])
@@ -48,8 +51,9 @@ class Rollout:
     def select(self, rows: Tensor) -> Rollout:
         """The rows `rows` (an index tensor), in that order."""
         idx = rows.tolist()
+        sampled = self.sampling_logprobs[rows] if self.sampling_logprobs is not None else None
         return Rollout(self.prompt_ids[rows], self.prompt_mask[rows], self.completion_ids[rows],
-                       self.completion_mask[rows], self.truncated[rows], [self.texts[i] for i in idx])
+                       self.completion_mask[rows], self.truncated[rows], [self.texts[i] for i in idx], sampled)
 
     @staticmethod
     def cat(parts: Sequence[Rollout], pad_id: int) -> Rollout:
@@ -60,8 +64,12 @@ class Rollout:
         def left(x: Tensor, value: int) -> Tensor:
             return F.pad(x, (p_width - x.shape[1], 0), value=value)
 
-        def right(x: Tensor, value: int) -> Tensor:
+        def right(x: Tensor, value: float) -> Tensor:
             return F.pad(x, (0, c_width - x.shape[1]), value=value)
+
+        sampled = None
+        if all(r.sampling_logprobs is not None for r in parts):
+            sampled = torch.cat([right(r.sampling_logprobs, 0.0) for r in parts])
 
         return Rollout(
             prompt_ids=torch.cat([left(r.prompt_ids, pad_id) for r in parts]),
@@ -70,6 +78,7 @@ class Rollout:
             completion_mask=torch.cat([right(r.completion_mask, 0) for r in parts]),
             truncated=torch.cat([r.truncated for r in parts]),
             texts=[t for r in parts for t in r.texts],
+            sampling_logprobs=sampled,
         )
 
 
@@ -78,6 +87,9 @@ class Generator(Protocol):
 
     def generate(self, prompts: Sequence[str], n: int, sampling: SamplingSettings, *,
                  add_special_tokens: bool = False) -> Rollout: ...
+
+    def policy_changed(self) -> None:
+        """The trainer updated the policy's weights; a generator with its own copy must reload them."""
 
 
 def completion_mask(ids: Tensor, eos_ids: Sequence[int]) -> tuple[Tensor, Tensor]:
@@ -107,6 +119,9 @@ class HFGenerator:
         self.eos_ids = eos_token_ids(model, tokenizer)
         if tokenizer.pad_token_id is None:
             raise ValueError("the tokenizer has no pad token; set tokenizer.pad_token before training")
+
+    def policy_changed(self) -> None:
+        """Nothing to do: `generate` samples from the live model."""
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], n: int, sampling: SamplingSettings, *,

@@ -3,8 +3,9 @@
 `train()` is the whole loop and reads top to bottom (nanoGPT's train.py is the model); each stage
 it calls is one small function below it. Per step:
 
-1. sample `prompts_per_step` prompts, G completions each (under DAPO's dynamic sampling, groups whose
-   rewards are all equal are dropped and more prompts are drawn, up to `max_gen_batches` rounds);
+1. sample `prompts_per_step` prompts, G completions each, with HF `generate` on the policy or with vLLM
+   (`rollout_engine`; vLLM's weights are re-synced after every update); under DAPO's dynamic sampling,
+   groups whose rewards are all equal are dropped and more prompts are drawn, up to `max_gen_batches` rounds;
 2. grade every completion with the shared graders (plus DAPO's overlong shaping when enabled);
 3. group-relative advantages;
 4. log-probs of the sampled tokens under the rollout policy (when the batch is reused) and the
@@ -13,7 +14,8 @@ it calls is one small function below it. Per step:
    accumulation over micro-batches and gradient-norm clipping. Several updates per rollout are what
    make the ratio differ from 1, and so what makes GRPO, GSPO and MPO differ at all;
 6. one JSON line of metrics (reward, accuracy, entropy, clip fractions, KL, lengths, zero-variance
-   groups, time split generation / reward / update) and, every `save_every` steps and at the end, a
+   groups, time split generation / reward / update; with vLLM, the gap between its log-probs of the
+   sampled tokens and the trainer's) and, every `save_every` steps and at the end, a
    checkpoint OUTPUT/step-N in Hugging Face format that `evalkit run --model OUTPUT/step-N` evaluates.
 
 Dropout is never switched on: the policy stays in eval mode, so on-policy ratios are exactly 1.
@@ -56,7 +58,7 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
     reference = None
     if params.beta > 0 or cfg.log_kl:
         reference = copy.deepcopy(model).eval().requires_grad_(False)
-    generator = generator or HFGenerator(model, tokenizer, batch_size=cfg.generation_batch_size)
+    generator = generator or make_generator(cfg, model, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = max(cfg.warmup_steps, 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
@@ -75,8 +77,10 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
     for step in range(1, cfg.steps + 1):
         batch = collect_rollouts(cfg, task, generator, sampling, rng, pad_id=tokenizer.pad_token_id)
         start = time.perf_counter()
-        stats = update_policy(cfg, params, model, reference, optimizer, schedule, batch, step) if batch.trainable \
-            else {}
+        stats = {}
+        if batch.trainable:
+            stats = update_policy(cfg, params, model, reference, optimizer, schedule, batch, step)
+            generator.policy_changed()
         entry = {"step": step, "algo": cfg.algo, **batch.metrics(), **stats,
                  "time_update_s": time.perf_counter() - start}
         if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
@@ -89,6 +93,16 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
 
 
 # ----------------------------------------------------------------------------- 1-3: rollouts, rewards, advantages
+
+
+def make_generator(cfg: TrainConfig, model: Any, tokenizer: Any) -> Generator:
+    """The rollout engine `cfg.rollout_engine` names: HF `generate` on the policy itself, or vLLM beside it."""
+    if cfg.rollout_engine == "vllm":
+        from evalkit.train.vllm_rollout import VLLMGenerator
+
+        return VLLMGenerator(model, tokenizer, gpu_memory_utilization=cfg.vllm_gpu_memory,
+                             max_model_len=cfg.vllm_max_model_len or None, sleep=cfg.vllm_sleep, seed=cfg.seed)
+    return HFGenerator(model, tokenizer, batch_size=cfg.generation_batch_size)
 
 
 @dataclass
@@ -230,6 +244,10 @@ def update_policy(cfg: TrainConfig, params: LossParams, model: Any, reference: A
                     add(name, getattr(out, name), tokens)
                 if epoch == 0:
                     add("entropy", float((entropy * mask).sum() / max(tokens, 1.0)), tokens)
+                    if rollout.sampling_logprobs is not None:  # trainer vs sampler log-probs of the same tokens
+                        behaviour = old[0][part] if old is not None else logp.detach()
+                        gap = (behaviour - rollout.sampling_logprobs[part]).abs() * mask
+                        add("sampler_logp_gap", float(gap.sum() / max(tokens, 1.0)), tokens)
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             add("grad_norm", float(grad_norm), 1.0)
             optimizer.step()
@@ -273,6 +291,8 @@ def format_step(entry: dict[str, Any], steps: int) -> str:
             f"clip {f('clip_low')}/{f('clip_high')} kl {f('kl', '.4f')} len {f('completion_len_mean', '.1f')} "
             f"zero-var {f('zero_variance_frac', '.2f')} time gen/rew/upd {f('time_generation_s', '.1f')}/"
             f"{f('time_reward_s', '.1f')}/{f('time_update_s', '.1f')}s")
+    if "sampler_logp_gap" in entry:
+        text += f" sampler-gap {f('sampler_logp_gap', '.4f')}"
     if "heldout_accuracy" in entry:
         text += f" heldout {f('heldout_accuracy')}"
     return text

@@ -1,94 +1,27 @@
 """The vLLM engine's calls, checked against the signatures in vLLM's real source code.
 
-vLLM cannot run without a GPU, but its source can be read: the test parses the installed package,
-or an unpacked wheel (EVALKIT_VLLM_SRC, else vLLM VLLM_VERSION's wheel fetched once from PyPI into
-~/.cache/evalkit without installing it), and stands in a stub
-`vllm` module whose classes accept exactly the parameters the real ones declare. The engine is then
-run end to end on that stub: every keyword it passes must exist, and outputs are read through the
-real attribute names.
+vLLM cannot run without a GPU, but its source can be read (tests/vllm_source.py: the installed package,
+or an unpacked wheel fetched once from PyPI without installing it). The test stands in a stub `vllm`
+module whose classes accept exactly the parameters the real ones declare. The engine is then run end to
+end on that stub: every keyword it passes must exist, and outputs are read through the real attribute names.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-import os
-import subprocess
 import sys
-import tempfile
 import types
-import zipfile
-from pathlib import Path
 
 import pytest
+from vllm_source import real_api as read_real_api
+from vllm_source import vllm_source
 
 from evalkit.engines.base import Prompt, Request, SamplingParams
 from evalkit.models import ResolvedModel
 
-VLLM_VERSION = "0.33.0"
-SOURCE_FILES = ("sampling_params.py", "entrypoints/llm.py", "outputs.py", "engine/arg_utils.py", "inputs/llm.py",
-                "v1/engine/parallel_sampling.py")
-
-
-def _fetch_vllm_source(dest: Path) -> Path | None:
-    """Unpack the few source files we check from vLLM's wheel (downloaded, never installed)."""
-    if (dest / "vllm" / "sampling_params.py").is_file():
-        return dest / "vllm"
-    with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", f"vllm=={VLLM_VERSION}", "--no-deps",
-                               "-q", "-d", tmp], capture_output=True, timeout=600)
-        wheels = list(Path(tmp).glob("vllm-*.whl"))
-        if done.returncode != 0 or not wheels:
-            return None
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            for rel in SOURCE_FILES:
-                wheel.extract(f"vllm/{rel}", dest)
-    return dest / "vllm"
-
-
-def _vllm_source() -> Path:
-    env = os.environ.get("EVALKIT_VLLM_SRC")
-    if env and (Path(env) / "vllm" / "sampling_params.py").is_file():
-        return Path(env) / "vllm"
-    spec = importlib.util.find_spec("vllm")
-    if spec and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    fetched = _fetch_vllm_source(Path.home() / ".cache" / "evalkit" / f"vllm-{VLLM_VERSION}-src")
-    if fetched is None:
-        pytest.skip("vLLM source not available (no package index; set EVALKIT_VLLM_SRC to an unpacked vllm wheel)")
-    return fetched
-
-
-def _class(tree: ast.Module, name: str) -> ast.ClassDef:
-    return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
-
-
-def _fields(cls: ast.ClassDef) -> set[str]:
-    return {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
-
-
-def _params(cls: ast.ClassDef, method: str) -> set[str]:
-    fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == method)
-    args = fn.args
-    return {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs} - {"self"}
-
 
 @pytest.fixture(scope="module")
 def real_api() -> dict[str, set[str]]:
-    src = _vllm_source()
-    parse = lambda rel: ast.parse((src / rel).read_text())  # noqa: E731
-    sampling = _class(parse("sampling_params.py"), "SamplingParams")
-    llm = _class(parse("entrypoints/llm.py"), "LLM")
-    outputs = parse("outputs.py")
-    engine_args = _class(parse("engine/arg_utils.py"), "EngineArgs")
-    return {
-        "SamplingParams": _fields(sampling),
-        "LLM.__init__": _params(llm, "__init__") | _fields(engine_args),  # extra kwargs go to EngineArgs
-        "LLM.generate": _params(llm, "generate"),
-        "LLM.methods": {n.name for n in llm.body if isinstance(n, ast.FunctionDef)},
-        "CompletionOutput": _fields(_class(outputs, "CompletionOutput")),
-        "TokensPrompt": _fields(_class(parse("inputs/llm.py"), "TokensPrompt")),
-    }
+    return read_real_api()
 
 
 class _Tokenizer:
@@ -169,7 +102,7 @@ def test_vllm_engine_uses_only_real_parameters(real_api, monkeypatch: pytest.Mon
 
 def test_child_samples_get_consecutive_seeds_in_real_vllm():
     """Our seed convention (sample j uses seed + j) is the one vLLM applies to the n children of a request."""
-    text = (_vllm_source() / "v1" / "engine" / "parallel_sampling.py")
+    text = vllm_source() / "v1" / "engine" / "parallel_sampling.py"
     if not text.is_file():
         pytest.skip("vLLM V1 parallel sampling source not present")
     assert "seed = seed + index" in text.read_text().replace("child_sampling_params.seed", "seed")

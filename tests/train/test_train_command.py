@@ -66,7 +66,8 @@ def test_help_lists_every_train_flag():
     assert result.exit_code == 0
     text = re.sub(r"\s+", " ", result.output)
     for flag in ("--algo", "--model", "--benchmark", "--steps", "--group-size", "--data-dir", "--output", "--config",
-                 "--epochs", "--minibatches", "--loss-option", "--dynamic-sampling", "--eval-every"):
+                 "--epochs", "--minibatches", "--loss-option", "--dynamic-sampling", "--eval-every", "--rollout-engine",
+                 "--vllm-gpu-memory", "--vllm-max-model-len", "--vllm-sleep"):
         assert flag in text, flag
 
 
@@ -75,12 +76,26 @@ def test_help_lists_every_train_flag():
     (["--loss-option", "k=3"], "unknown grpo loss option"),
     (["--config", "/no/such.toml"], "not found"),
     (["--model", "./no/such/model", "--steps", "1"], "model not found"),
+    (["--rollout-engine", "vllm"], "use --device cuda"),
+    (["--rollout-engine", "vllm", "--device", "cuda", "--vllm-gpu-memory", "0"], "in (0, 1)"),
 ])
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], match: str):
     result = cli("train", "--output", str(tmp_path / "out"), *args)
     assert result.exit_code == 2, result.output
     assert match in result.output
     assert not (tmp_path / "out" / "metrics.jsonl").exists()
+
+
+def test_a_gpu_run_without_a_gpu_exits_2_before_loading(tmp_path: Path, toy_model_dir: Path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = cli("train", "--model", str(toy_model_dir), "--benchmark", "addition", "--rollout-engine", "vllm",
+                 "--device", "cuda", "--output", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "no CUDA GPU is visible" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
