@@ -25,6 +25,7 @@ import pandas as pd
 from evalkit.errors import UsageError
 from evalkit.schema import CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, RunConfig, SampleRecord
 from evalkit.store import read_jsonl_records
+from evalkit.train.config import TRAIN_CONFIG_FILE
 
 _SUBSCORES = re.compile(rb'"subscores"\s*:\s*(\{[^{}]*\})')
 MAX_WORKERS = 16
@@ -87,31 +88,39 @@ def flatten(config_dict: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _is_run_dir(path: Path) -> bool:
+    """A directory written by `evalkit run` (config.json) or `evalkit train` (train_config.json)."""
+    return (path / CONFIG_FILE).is_file() or (path / TRAIN_CONFIG_FILE).is_file()
+
+
 def expand_run_dirs(patterns: list[str]) -> list[Path]:
-    """Paths and globs -> run directories, in the order given, each once.
+    """Paths and globs -> run directories (of `evalkit run` or `evalkit train`), in the order given, each once.
 
     Globs are expanded here as well as by the shell, so quoted patterns work and a pattern that
     matches nothing is an error rather than a silently shorter report. Matches sort naturally, so
     checkpoints come in step order.
     """
     if not patterns:
-        raise UsageError("no run directories given; pass one or more directories written by `evalkit run`")
+        raise UsageError("no run directories given; pass one or more directories written by `evalkit run` "
+                         "or `evalkit train`")
     found: list[Path] = []
     for pattern in patterns:
         if glob.has_magic(pattern):
-            matches = sorted((Path(p) for p in glob.glob(pattern) if (Path(p) / CONFIG_FILE).is_file()),
-                             key=_natural_key)
+            matches = sorted((Path(p) for p in glob.glob(pattern) if _is_run_dir(Path(p))), key=_natural_key)
             if not matches:
-                raise UsageError(f"{pattern!r} matched no run directory (none with a {CONFIG_FILE}); check the glob")
+                raise UsageError(f"{pattern!r} matched no run directory (none with a {CONFIG_FILE} or "
+                                 f"{TRAIN_CONFIG_FILE}); check the glob")
             found += matches
             continue
         path = Path(pattern)
         if not path.exists():
-            raise UsageError(f"{pattern}: no such directory; pass a run directory written by `evalkit run`")
+            raise UsageError(f"{pattern}: no such directory; pass a run directory written by `evalkit run` "
+                             "or `evalkit train`")
         if not path.is_dir():
             raise UsageError(f"{pattern} is a file; pass the run directory that holds it")
-        if not (path / CONFIG_FILE).is_file():
-            raise UsageError(f"{pattern} holds no run (no {CONFIG_FILE}); pass a directory written by `evalkit run`")
+        if not _is_run_dir(path):
+            raise UsageError(f"{pattern} holds no run (no {CONFIG_FILE} or {TRAIN_CONFIG_FILE}); pass a directory "
+                             "written by `evalkit run` or `evalkit train`")
         found.append(path)
     unique: dict[Path, None] = {}
     for p in found:

@@ -1,4 +1,4 @@
-"""PNG plots of a Report: pass@k curves, metric against training step, per-group bars.
+"""PNG plots: pass@k curves, accuracy by checkpoint step, per-group bars, and training curves.
 
 matplotlib is imported inside `write_plots` (it is an optional extra and slow to import), and only
 its object API is used (Figure + Agg canvas, no pyplot), so no global backend state is touched.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from evalkit.errors import UsageError
 from reports.build import Report
 from reports.settings import training_run_key
 from reports.tables import PlotRef
+from reports.training import CURVES, TIME_KEYS, TrainingRun
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,21 +29,32 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "plot"
 
 
-def write_plots(report: Report, out_dir: Path, markdown_dir: Path | None = None) -> list[PlotRef]:
-    """Write every applicable plot under `out_dir`; links are relative to `markdown_dir` (default: cwd)."""
+def _figure_class() -> type[Figure]:
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise UsageError("--plots needs matplotlib: pip install 'evalkit[report]'") from None
+    return Figure
+
+
+def _saver(out_dir: Path, markdown_dir: Path | None, refs: list[PlotRef]) -> Callable[[Figure, str, str], None]:
+    """save(fig, file name, title): write the PNG and add its link (relative to `markdown_dir`, default cwd)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     base = (markdown_dir or Path.cwd()).resolve()
-    refs: list[PlotRef] = []
 
     def save(fig: Figure, name: str, title: str) -> None:
         path = out_dir / name
         fig.savefig(path, dpi=100, bbox_inches="tight")
         refs.append(PlotRef(title, Path(os.path.relpath(path.resolve(), base)).as_posix()))
 
+    return save
+
+
+def write_plots(report: Report, out_dir: Path, markdown_dir: Path | None = None) -> list[PlotRef]:
+    """Write every applicable plot under `out_dir`; links are relative to `markdown_dir` (default: cwd)."""
+    Figure = _figure_class()
+    refs: list[PlotRef] = []
+    save = _saver(out_dir, markdown_dir, refs)
     for bench in report.benchmarks:
         fig = _pass_at_k_curves(Figure, report, bench)
         if fig is not None:
@@ -119,3 +132,47 @@ def _bars(Figure: type[Figure], report: Report, bench: str, key: str) -> Figure:
     ax.set_title(f"{bench}: accuracy by {key}{shown}")
     ax.legend(fontsize=7, loc="best")
     return fig
+
+
+def write_training_plots(runs: Sequence[TrainingRun], out_dir: Path, markdown_dir: Path | None = None) -> list[PlotRef]:
+    """Training curves (one panel per logged metric, a line per run) and the time split of each run."""
+    Figure = _figure_class()
+    refs: list[PlotRef] = []
+    save = _saver(out_dir, markdown_dir, refs)
+    drawn = list(runs[:MAX_RUNS_DRAWN])
+    shown = "" if len(runs) <= MAX_RUNS_DRAWN else f" (first {MAX_RUNS_DRAWN} runs)"
+    keys = [k for k in CURVES if any(r.series(k)[0] for r in drawn)]
+    if keys:
+        cols = min(3, len(keys))
+        rows = -(-len(keys) // cols)
+        fig = Figure(figsize=(4.2 * cols, 3.0 * rows))
+        for i, key in enumerate(keys):
+            ax = fig.add_subplot(rows, cols, i + 1)
+            for run in drawn:
+                steps, values = run.series(key)
+                if steps:
+                    ax.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=2.5, label=run.label)
+            ax.set_title(CURVES[key], fontsize=10)
+            ax.set_xlabel("step", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8,
+                   bbox_to_anchor=(0.5, -0.02 - 0.02 * (len(labels) // 4)))
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        save(fig, "training-curves.png", f"training curves{shown}")
+    totals = [[run.total(key) for key in TIME_KEYS] for run in drawn]
+    if any(sum(t) for t in totals):
+        fig = Figure(figsize=(7, 0.5 * len(drawn) + 1.5))
+        ax = fig.add_subplot()
+        left = [0.0] * len(drawn)
+        for j, name in enumerate(TIME_KEYS.values()):
+            widths = [t[j] for t in totals]
+            ax.barh([r.label for r in drawn], widths, left=left, label=name)
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+        ax.set_xlabel("seconds")
+        ax.invert_yaxis()
+        ax.legend(fontsize=7, loc="best")
+        ax.set_title(f"training time by stage{shown}")
+        save(fig, "training-time.png", f"training time by stage{shown}")
+    return refs

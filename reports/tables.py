@@ -276,8 +276,13 @@ def tidy_rows(report: Report) -> list[dict[str, object]]:
 
 
 def render_csv(report: Report) -> str:
+    return csv_text(tidy_rows(report))
+
+
+def csv_text(rows: Sequence[dict[str, object]]) -> str:
+    """The tidy CSV of `rows` (CSV_COLUMNS), header first."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(tidy_rows(report))
+    writer.writerows(rows)
     return buf.getvalue()

@@ -98,7 +98,7 @@ def train(
                                             rich_help_panel=RUN_PANEL)] = False,
 ) -> None:
     """Train a model with RL on graded math rewards; checkpoints in OUTPUT/step-N are `evalkit run` models."""
-    from evalkit.train.config import TrainConfig
+    from evalkit.train.config import TRAIN_METRICS_FILE, TrainConfig
 
     cfg = TrainConfig.from_file(config) if config is not None else TrainConfig()
     loss = {**cfg.loss, **parse_loss_options(loss_option or [])}
@@ -112,7 +112,7 @@ def train(
         rollout_engine=rollout_engine, vllm_gpu_memory=vllm_gpu_memory,
         vllm_max_model_len=vllm_max_model_len, vllm_sleep=vllm_sleep,
     ).resolved()
-    metrics = Path(cfg.output) / "metrics.jsonl"
+    metrics = Path(cfg.output) / TRAIN_METRICS_FILE
     if metrics.is_file() and metrics.stat().st_size and not overwrite:
         raise UsageError(f"{cfg.output} already holds a training run; pass another --output or --overwrite")
     run_training(cfg, log=typer.echo)

@@ -17,6 +17,9 @@ from evalkit.errors import UsageError
 
 ALGOS = ("grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
 ROLLOUT_ENGINES = ("hf", "vllm")
+#: what a training run directory holds (besides its step-N checkpoints); `evalkit report` reads both
+TRAIN_CONFIG_FILE = "train_config.json"
+TRAIN_METRICS_FILE = "metrics.jsonl"
 
 
 @dataclass

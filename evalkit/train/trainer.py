@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from evalkit.train.advantages import group_advantages, informative_groups, overlong_penalty
-from evalkit.train.config import TrainConfig
+from evalkit.train.config import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE, TrainConfig
 from evalkit.train.losses import LossParams, Normalizer, PolicyTensors, get_loss, make_params
 from evalkit.train.rollout import Generator, HFGenerator, Rollout, SamplingSettings, token_logprobs
 from evalkit.train.tasks import Task
@@ -50,7 +50,7 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
     release_gguf_loader(model)
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
+    (out / TRAIN_CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     params = make_params(cfg.algo, cfg.loss)
@@ -63,7 +63,7 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
     warmup = max(cfg.warmup_steps, 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
     sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p)
-    metrics_path = out / "metrics.jsonl"
+    metrics_path = out / TRAIN_METRICS_FILE
     metrics_path.write_text("", encoding="utf-8")
     history: list[dict[str, Any]] = []
 
