@@ -291,10 +291,14 @@ def load_runs(paths: list[Path], workers: int | None = None) -> list[Run]:
 
 def assign_labels(runs: list[Run]) -> None:
     """Short unique row labels: the model name, else the directory name, else a numbered name."""
-    names = [r.config.model.name for r in runs]
-    if len(set(names)) != len(names):
-        names = [r.path.name for r in runs]
-    if len(set(names)) != len(names):
-        names = [f"{r.path.name}#{i + 1}" for i, r in enumerate(runs)]
+    names = first_unique([r.config.model.name for r in runs], [r.path.name for r in runs])
     for run, name in zip(runs, names, strict=True):
         run.label = name
+
+
+def first_unique(*candidates: list[str]) -> list[str]:
+    """The first list of names without repeats; else the last one numbered (`name#1`, `name#2`, ...)."""
+    for names in candidates:
+        if len(set(names)) == len(names):
+            return names
+    return [f"{name}#{i + 1}" for i, name in enumerate(candidates[-1])]

@@ -17,7 +17,7 @@ from typing import Any
 
 from evalkit.errors import UsageError
 from evalkit.train.config import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE
-from reports.load import flatten
+from reports.load import first_unique, flatten
 from reports.tables import CSV_COLUMNS, PlotRef, escape, md_table
 
 #: metrics.jsonl key -> title, for the curves and the summary; `clip_fraction` is clip_low + clip_high
@@ -115,12 +115,9 @@ def load_training_run(path: Path) -> TrainingRun:
 
 
 def load_training_runs(paths: Sequence[Path]) -> list[TrainingRun]:
-    """Read and label training runs: the directory name, else parent/name, else a numbered name."""
+    """Read and label training runs: the directory name, else parent/name, else parent/name numbered."""
     runs = [load_training_run(p) for p in paths]
-    for names in ([r.path.name for r in runs], [f"{r.path.parent.name}/{r.path.name}" for r in runs],
-                  [f"{r.path.name}#{i + 1}" for i, r in enumerate(runs)]):
-        if len(set(names)) == len(names):
-            break
+    names = first_unique([r.path.name for r in runs], [f"{r.path.parent.name}/{r.path.name}" for r in runs])
     for run, name in zip(runs, names, strict=True):
         run.label = name
     return runs

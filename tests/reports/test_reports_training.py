@@ -152,3 +152,18 @@ def test_trend_averages_the_first_and_last_tenth():
     assert (t.first, t.last, t.window) == (1.5, 19.5, 2)
     assert trend([4.0]).first == trend([4.0]).last == 4.0 and trend([]) is None
     assert trend([1.0, 2.0, 3.0], window=1).last == 3.0
+
+
+def test_runs_with_one_directory_name_are_labelled_by_their_parent(train_dirs, tmp_path):
+    import shutil
+
+    from reports.training import load_training_runs
+
+    paths = []
+    for seed in (0, 1):
+        dest = tmp_path / f"seed{seed}" / "grpo"
+        dest.mkdir(parents=True)
+        for name in ("train_config.json", "metrics.jsonl"):
+            shutil.copy(train_dirs["grpo"] / name, dest / name)
+        paths.append(dest)
+    assert [r.label for r in load_training_runs(paths)] == ["seed0/grpo", "seed1/grpo"]
