@@ -52,6 +52,11 @@ class TrainingRun:
         return max((int(r["step"]) for r in self.records), default=0)
 
     @property
+    def trained_records(self) -> list[dict[str, Any]]:
+        """The records of training steps (step 0 is the evaluation before any update)."""
+        return [r for r in self.records if r["step"] >= 1]
+
+    @property
     def steps_planned(self) -> int | None:
         steps = self.config.get("steps")
         return steps if isinstance(steps, int) else None
@@ -153,14 +158,12 @@ def summary_row(run: TrainingRun) -> dict[str, Any]:
         v = values(key)
         return sum(v) / len(v) if v else None
 
-    trained = [r for r in run.records if r.get("step", 0) >= 1]
     return {
         "reward": trend(values("reward_mean")), "accuracy": trend(values("accuracy")),
         "heldout": trend(values("heldout_accuracy"), window=1), "entropy": trend(values("entropy")),
         "kl_end": kl.last if (kl := trend(values("kl"))) else None,
         "clip_mean": mean("clip_fraction"), "length": trend(values("completion_len_mean")),
         "zero_var_mean": mean("zero_variance_frac"), "sampler_gap_mean": mean("sampler_logp_gap"),
-        "steps_trained": len(trained),
     }
 
 
@@ -220,7 +223,7 @@ def _time_table(runs: Sequence[TrainingRun]) -> str:
     for run in runs:
         totals = {key: run.total(key) for key in TIME_KEYS}
         whole = sum(totals.values())
-        steps = max(1, len([r for r in run.records if r.get("step", 0) >= 1]))
+        steps = max(1, len(run.trained_records))
         cells = [f"{v:.1f} s ({v / whole:.0%})" if whole else f"{v:.1f} s" for v in totals.values()]
         rows.append([run.label, *cells, f"{whole:.1f} s", f"{whole / steps:.2f} s"])
     return md_table(["run", *TIME_KEYS.values(), "total", "per step"], rows, [False] + [True] * (len(TIME_KEYS) + 2))

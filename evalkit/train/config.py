@@ -147,8 +147,7 @@ class TrainConfig:
                 raise UsageError(f"--rollout-engine vllm runs on the GPU beside the policy: use --device cuda "
                                  f"(pick the GPU with CUDA_VISIBLE_DEVICES); got --device {self.device}")
             if not 0 < self.vllm_gpu_memory < 1:
-                raise UsageError(f"vllm-gpu-memory must be in (0, 1); got "
-                                 f"{self.vllm_gpu_memory}")
+                raise UsageError(f"vllm-gpu-memory must be in (0, 1); got {self.vllm_gpu_memory}")
             if self.vllm_max_model_len and self.vllm_max_model_len <= self.max_new_tokens:
                 raise UsageError(f"vllm-max-model-len ({self.vllm_max_model_len}) must exceed max-new-tokens "
                                  f"({self.max_new_tokens}): it holds the prompt and the completion")

@@ -16,7 +16,8 @@ The behaviour policy is the one `token_logprobs` scores: softmax(logits / T) wit
 penalties are set off explicitly and the model's generation_config defaults are ignored
 (`generation_config="vllm"`). vLLM also returns the log-prob of each sampled token after temperature and
 top-p (`logprobs_mode="processed_logprobs"`); the trainer logs its gap to its own log-probs (the
-train/inference mismatch, `sampler_logp_gap`), which should stay near 0 (bf16 kernels differ slightly).
+train/inference mismatch, `sampler_logp_gap`), which should stay near 0 (expected small in bf16;
+not yet measured on a GPU).
 
 Sleep mode (`sleep=True`) frees the GPU for the update: after each generation vLLM discards its weights
 and KV cache (level 2); before the next one the weights are woken and re-pushed, then the KV cache.
