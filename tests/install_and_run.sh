@@ -17,6 +17,18 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # torch first, pinned: this version is a local CPU build; any other spec pulls several GB of CUDA.
 .venv/bin/pip install -q torch==2.13.0
+# llama-cpp-python compiles from source. A native build (-march=native) segfaults in llama_decode on CPUs
+# with AVX-512/AMX (seen with 0.3.36 on this project's machines), so build the portable CPU variant
+# (AVX2 and runtime-checked kernels) once and keep the wheel in a cache of our own: pip's own wheel cache
+# does not key on CMAKE_ARGS and may hold a native build.
+if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/evalkit/wheels-portable"
+  mkdir -p "$WHEELS"
+  if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/pip wheel -q --no-deps --no-cache-dir -w "$WHEELS" 'llama-cpp-python>=0.3'
+  fi
+  .venv/bin/pip install -q "$(ls "$WHEELS"/llama_cpp_python-*.whl | sort -V | tail -n 1)"
+fi
 .venv/bin/pip install -q -e '.[dev]'
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"
