@@ -48,7 +48,8 @@ class _MathBenchmark(Benchmark):
         return self.grade_many([problem], [completion])[0]
 
     def grade_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
-        return self.grader.grade_batch(list(completions), [p.gold for p in problems])
+        return self.grader.grade_batch(list(completions), [p.gold for p in problems],
+                                       questions=[p.question for p in problems])
 
     def same_answer(self, a: str, b: str) -> bool:
         return a == b or self.grader.is_equiv(a, b)

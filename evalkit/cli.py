@@ -49,12 +49,13 @@ def user_errors(func: F) -> F:
     from evalkit.engines.base import EngineError
     from evalkit.errors import UsageError
     from evalkit.models import ModelSpecError
+    from graders.errors import GraderUnavailable
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (UsageError, DataError, ModelSpecError, EngineError) as exc:
+        except (UsageError, DataError, ModelSpecError, EngineError, GraderUnavailable) as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt:

@@ -4,10 +4,14 @@
   benchmarks and rewards call); `graders.rewards`: reward functions and TRL / verl adapters.
 - `graders.extract` (where the answer is), `graders.latex` (what it says, as a `graders.nodes`
   tree), `graders.compare` (whether two trees agree), `graders.policy` (the judgement calls),
-  `graders.symbolic` and `graders.deadline` (the slow path, in killable worker processes).
+  `graders.evaluate` (values within size guards), `graders.sets` (solution sets),
+  `graders.restatement` (answers that copy the question), `graders.symbolic` and
+  `graders.deadline` (the slow path, in killable worker processes).
 - `graders.code`: code verdicts (HumanEval / MBPP).
+- `graders.errors.GraderUnavailable`: the grader cannot grade at all (never a verdict).
 """
 
+from graders.errors import GraderUnavailable
 from graders.verdict import Verdict
 
-__all__ = ["Verdict"]
+__all__ = ["GraderUnavailable", "Verdict"]

@@ -1,46 +1,49 @@
 """Decide whether two answer trees are the same answer, without sympy.
 
-Three tiers, cheapest first:
-1. structure: tuples, intervals (with their brackets), sets and lists, matrices, equations and
-   words are compared element by element;
-2. exact: values without variables or irrationals are exact rationals (`Fraction`), so `0.5`,
+Tiers, cheapest first:
+1. notation: solution sets (inequalities, `x \\in [a, b]`, unions of intervals) are compared as
+   sets of reals (`graders.sets`); labelled answers (`x = 3`, `(p, q) = (3, 2)`, `AB = 4, CD = 5`,
+   `2 = x`) are compared by their values, matched label by label when both sides name them;
+2. structure: tuples, intervals (with their brackets), sets and lists (as sets: a repeated item
+   counts once), matrices (also sums and products of matrices), ratios, equations and words are
+   compared element by element;
+3. exact: values without variables or irrationals are exact rationals (`Fraction`), so `0.5`,
    `\\frac12` and `\\frac{2}{4}` are equal and `0.333` is not 1/3;
-3. numeric identity testing: anything else is evaluated with mpmath at 40 digits, variables at
-   fixed pseudo-random points. Different values at any point mean different answers; equal
-   values (to 1e-30) at every point mean equal answers (Schwartz-Zippel for polynomials; for
-   the elementary functions of competition answers a coincidence at 40 digits is not a risk).
+4. numeric identity testing: anything else is evaluated with mpmath at 40 digits, variables at
+   fixed pseudo-random points (`graders.evaluate`). Different values at any point mean different
+   answers; equal values (to 1e-30) at every point mean equal answers (Schwartz-Zippel for
+   polynomials; for the elementary functions of competition answers a coincidence at 40 digits
+   is not a risk).
 If the numeric test cannot evaluate (domain errors everywhere), the pair is `UNKNOWN` and the
-caller falls back to sympy in a deadline-bound worker.
-
-Every evaluation is guarded by size before it runs: exact results are refused past `MAX_BITS`,
-numeric powers past `MAX_LOG10` in magnitude, factorials and binomials past `MAX_FACTORIAL`,
-trigonometric and exponential arguments past `MAX_FUNCTION_ARG`, so no input makes this tier slow.
+caller falls back to sympy in a deadline-bound worker. Evaluation is bounded by the size guards
+of `graders.evaluate`, so no input makes this module slow.
 """
 
 from __future__ import annotations
 
-import math
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
+from graders.evaluate import (
+    NotNumeric,
+    TooLarge,
+    divides_by_zero,
+    environments,
+    exact_value,
+    free_symbols,
+    integer_symbols,
+    mp_context,
+    numeric_value,
+)
+from graders.latex import is_label
 from graders.nodes import Alternatives, Apply, Group, Node, Num, Relation, Sym, Text
 from graders.policy import GradingPolicy
+from graders.restatement import is_plain_number
+from graders.sets import is_set_notation, same_set, solution_set
 
-MAX_BITS = 1_000_000
-MAX_LOG10 = 100_000
-MAX_FACTORIAL = 1_000
 MAX_ITEMS = 64
-MAX_FUNCTION_ARG = 10**6
 _POINTS = 4
-
-
-class TooLarge(ArithmeticError):
-    """A value would exceed the size guards."""
-
-
-class NotNumeric(ValueError):
-    """The tree has no numeric value (a word, a set, an undefined operation)."""
+_EVAL_ERRORS = (NotNumeric, ZeroDivisionError, ValueError, OverflowError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,15 @@ def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
         either = _any(list(gold.items), pred, policy, swap=True)
         if either.same:
             return either
-        gold = Group("list", gold.items)
+        gold = Group("list", _flat_items(gold.items))
+    if is_set_notation(pred) or is_set_notation(gold):
+        as_sets = _compare_sets(pred, gold)
+        if as_sets is not None:
+            return as_sets
     if isinstance(pred, Alternatives):
         distinct = _distinct(pred.items, policy)
         if isinstance(gold, Group) and gold.kind in ("list", "set") and len(gold.items) > 1:
-            pred = Group("list", pred.items)
+            pred = Group("list", _flat_items(pred.items))
         elif len(distinct) == 1:
             pred = distinct[0]
         elif policy.reject_hedges:
@@ -83,7 +90,8 @@ def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
         else:
             return _any(distinct, gold, policy)
     if policy.accept_assignment:
-        pred, gold = _unassign(pred, gold)
+        pred, gold = _unlabel(pred, gold)
+    pred, gold = _matrix_form(pred), _matrix_form(gold)
     # `3 \pm \sqrt2` is the list of its two values when compared with a list.
     if _has_pm(pred) and isinstance(gold, Group) and gold.kind in ("list", "set"):
         pred = Group("list", tuple(_expand_pm(pred)))
@@ -97,7 +105,20 @@ def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
         return _compare_groups(pred, gold, policy)
     if _is_set_op(gold) or _is_set_op(pred):
         return _compare_set_ops(pred, gold, policy)
+    if _is_ratio(gold) or _is_ratio(pred):
+        return _compare_ratios(pred, gold, policy)
     return _compare_scalars(pred, gold, policy)
+
+
+def _flat_items(items: tuple[Node, ...]) -> tuple[Node, ...]:
+    """`$21,16$ or $11$`: alternatives whose parts are lists are one list of all their items."""
+    out: list[Node] = []
+    for item in items:
+        if isinstance(item, Group) and item.kind == "list":
+            out.extend(item.items)
+        else:
+            out.append(item)
+    return tuple(out)
 
 
 def _any(items: list[Node], other: Node, policy: GradingPolicy, swap: bool = False) -> Outcome:
@@ -116,32 +137,106 @@ def _distinct(items: tuple[Node, ...], policy: GradingPolicy) -> list[Node]:
     return kept
 
 
-def _unassign(pred: Node, gold: Node) -> tuple[Node, Node]:
-    """`x = 3` against 3 compares 3; 3 against gold `x = 3` too; `x \\in [1,2]` is `[1,2]`."""
-    def value(node: Node) -> Node:
-        if isinstance(node, Relation) and node.op in ("=", "\\in") and isinstance(node.lhs, Sym):
-            return node.rhs
-        return node
+# -- solution sets -----------------------------------------------------------------------------
 
-    if isinstance(pred, Group) and pred.kind in ("list", "set"):
-        pred = Group(pred.kind, tuple(value(i) for i in pred.items), pred.left, pred.right)
-    if isinstance(gold, Group) and gold.kind in ("list", "set"):
-        gold = Group(gold.kind, tuple(value(i) for i in gold.items), gold.left, gold.right)
-    pred_is, gold_is = _is_assignment(pred), _is_assignment(gold)
-    if pred_is and gold_is:
-        if pred.lhs == gold.lhs:  # type: ignore[union-attr]
-            return pred.rhs, gold.rhs  # type: ignore[union-attr]
+
+def _compare_sets(pred: Node, gold: Node) -> Outcome | None:
+    """Both sides as sets of reals; None when either is not one (then structure decides)."""
+    p, g = solution_set(pred), solution_set(gold)
+    if p is None or g is None:
+        return None
+    (p_label, p_set), (g_label, g_set) = p, g
+    if p_label is not None and g_label is not None and p_label != g_label:
+        return None  # sets of different things (x against y): compared as relations
+    return EQUAL if same_set(p_set, g_set) else DIFFERENT
+
+
+# -- labelled answers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Labelled:
+    kind: str  # "single", or the kind of the group ("list", "set")
+    labels: tuple[Node | None, ...]
+    values: tuple[Node, ...]
+
+
+def _split_label(node: Node) -> tuple[Node | None, Node]:
+    """(label, value) of `label = value`, `value = label` or `label \\in value`; (None, node) otherwise."""
+    if isinstance(node, Relation) and node.op in ("=", "\\in"):
+        lhs_label, rhs_label = is_label(node.lhs), is_label(node.rhs)
+        if lhs_label and not rhs_label:
+            return node.lhs, node.rhs
+        if rhs_label and not lhs_label and node.op == "=":
+            return node.rhs, node.lhs
+    return None, node
+
+
+def _calculation(node: Node) -> Node:
+    """`\\frac12 = \\frac{10}{9}` or `5 \\times 6 = 30`, no variable anywhere: the value is the last member."""
+    if isinstance(node, Relation) and node.op == "=" and not free_symbols(node):
+        return node.rhs
+    return node
+
+
+def _labelled(node: Node) -> _Labelled | None:
+    if isinstance(node, Relation):
+        label, value = _split_label(node)
+        return _Labelled("single", (label,), (value,)) if label is not None else None
+    if isinstance(node, Group) and node.kind in ("list", "set"):
+        split = [_split_label(_calculation(item)) for item in node.items]
+        if all(label is None for label, _ in split):
+            return None
+        return _Labelled(node.kind, tuple(s[0] for s in split), tuple(s[1] for s in split))
+    return None
+
+
+def _keyed(labelled: _Labelled) -> dict[str, Node] | None:
+    """label -> value when every item has its own distinct label."""
+    keys = [repr(label) for label in labelled.labels]
+    if None in labelled.labels or len(set(keys)) != len(keys):
+        return None
+    return dict(zip(keys, labelled.values, strict=True))
+
+
+def _values(labelled: _Labelled) -> Node:
+    """The values without their labels. Labels repeating with a period (`p=5, q=2; p=7, q=2`) group
+    the values into tuples in that order: `(5, 2), (7, 2)`."""
+    if labelled.kind == "single":
+        return labelled.values[0]
+    values, labels = labelled.values, labelled.labels
+    n = len(labels)
+    if None not in labels:
+        keys = [repr(label) for label in labels]
+        for k in range(2, n):
+            if n % k == 0 and len(set(keys[:k])) == k and all(keys[i] == keys[i % k] for i in range(n)):
+                return Group(labelled.kind, tuple(Group("tuple", values[i:i + k], "(", ")") for i in range(0, n, k)))
+    return Group(labelled.kind, values)
+
+
+def _unlabel(pred: Node, gold: Node) -> tuple[Node, Node]:
+    pred, gold = _calculation(pred), _calculation(gold)
+    p, g = _labelled(pred), _labelled(gold)
+    if p is None and g is None:
         return pred, gold
-    if pred_is and not isinstance(gold, Relation):
-        return value(pred), gold
-    if gold_is and not isinstance(pred, Relation):
-        return pred, value(gold)
-    return pred, gold
+    if p is not None and g is not None:
+        p_keys, g_keys = _keyed(p), _keyed(g)
+        if p_keys is not None and g_keys is not None:
+            if p_keys.keys() == g_keys.keys():  # matched label by label, in any order
+                keys = sorted(p_keys)
+                if len(keys) == 1:
+                    return p_keys[keys[0]], g_keys[keys[0]]
+                return (Group("tuple", tuple(p_keys[k] for k in keys), "(", ")"),
+                        Group("tuple", tuple(g_keys[k] for k in keys), "(", ")"))
+            if len(p_keys) == 1 and len(g_keys) == 1:
+                return pred, gold  # `x = 1` against `y = 1`: different statements
+        return _values(p), _values(g)
+    if isinstance(pred if p is None else gold, Relation):
+        return pred, gold  # `y = -x/2 + 3/4` against the equation `2x + 4y - 3 = 0`: compared as relations
+    return (_values(p) if p is not None else pred), (_values(g) if g is not None else gold)
 
 
-def _is_assignment(node: Node) -> bool:
-    return isinstance(node, Relation) and node.op in ("=", "\\in") and isinstance(node.lhs, Sym) \
-        and node.lhs.name not in ("pi", "e", "i", "inf")
+# -- words, relations, groups ----------------------------------------------------------------------
 
 
 def _compare_text(pred: Node, gold: Node) -> Outcome:
@@ -160,10 +255,12 @@ def _compare_text(pred: Node, gold: Node) -> Outcome:
     return EQUAL if a == b else DIFFERENT
 
 
+_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
 def _compare_relations(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     if not (isinstance(pred, Relation) and isinstance(gold, Relation)):
         return DIFFERENT
-    flipped = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
     if pred.op == gold.op:
         direct = _both(pred.lhs, gold.lhs, pred.rhs, gold.rhs, policy)
         if direct.same:
@@ -172,28 +269,47 @@ def _compare_relations(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome
             swapped = _both(pred.lhs, gold.rhs, pred.rhs, gold.lhs, policy)
             if swapped.same:
                 return swapped
-            # Equations are the same when lhs - rhs agree up to sign: y = 2x + 1 vs 2x - y + 1 = 0.
-            pd = Apply("add", (pred.lhs, Apply("neg", (pred.rhs,))))
-            gd = Apply("add", (gold.lhs, Apply("neg", (gold.rhs,))))
-            return _proportional(pd, gd)
-        return direct
-    if flipped.get(pred.op) == gold.op:
-        return _both(pred.lhs, gold.rhs, pred.rhs, gold.lhs, policy)
-    return DIFFERENT
+            # Equations are the same when lhs - rhs agree up to a factor: y = 2x + 1 vs 2x - y + 1 = 0.
+            return _proportional(_difference(pred.lhs, pred.rhs), _difference(gold.lhs, gold.rhs), positive=False)
+    elif _FLIPPED.get(pred.op) == gold.op:
+        swapped = _both(pred.lhs, gold.rhs, pred.rhs, gold.lhs, policy)
+        if swapped.same:
+            return swapped
+    p_side, g_side = _positive_side(pred), _positive_side(gold)
+    if p_side is None or g_side is None or p_side[1] != g_side[1]:
+        return DIFFERENT
+    # Inequalities are the same when `rhs - lhs` agree up to a positive factor: x + y < 1 vs 2 > 2x + 2y.
+    return _proportional(p_side[0], g_side[0], positive=True)
 
 
-def _proportional(pred: Node, gold: Node) -> Outcome:
-    """Two equations `f = 0` and `g = 0` are the same when f = c * g for a constant c != 0
-    (`x + 2y = 6` and `y = -x/2 + 3`), decided by the ratio at the sample points."""
-    syms = sorted(_free_symbols(pred, set()) | _free_symbols(gold, set()))
+def _difference(a: Node, b: Node) -> Node:
+    return Apply("add", (a, Apply("neg", (b,))))
+
+
+def _positive_side(relation: Relation) -> tuple[Node, bool] | None:
+    """An inequality as (d, strict) meaning d > 0 (strict) or d >= 0."""
+    if isinstance(relation.lhs, Relation) or isinstance(relation.rhs, Relation):
+        return None
+    op, lhs, rhs = relation.op, relation.lhs, relation.rhs
+    if op in ("<", "<="):
+        return _difference(rhs, lhs), op == "<"
+    if op in (">", ">="):
+        return _difference(lhs, rhs), op == ">"
+    return None
+
+
+def _proportional(pred: Node, gold: Node, positive: bool) -> Outcome:
+    """`f` and `g` are the same relation when f = c * g for a constant c != 0 (c > 0 with `positive`),
+    decided by the ratio at the sample points."""
+    syms = sorted(free_symbols(pred) | free_symbols(gold))
     if not syms:
         return DIFFERENT
-    mp = _mp()
+    mp = mp_context()
     ratios = []
-    for env in _environments(syms, mp):
+    for env in environments(syms, integer_symbols(pred) | integer_symbols(gold), mp):
         try:
-            a, b = _eval(pred, env, mp), _eval(gold, env, mp)
-        except (NotNumeric, ZeroDivisionError, ValueError, OverflowError, TypeError):
+            a, b = numeric_value(pred, env, mp), numeric_value(gold, env, mp)
+        except _EVAL_ERRORS:
             continue
         if not (mp.isfinite(a) and mp.isfinite(b)):
             continue
@@ -208,6 +324,8 @@ def _proportional(pred: Node, gold: Node) -> Outcome:
         return UNKNOWN
     first = ratios[0]
     same = all(abs(r - first) <= abs(first) * mp.mpf("1e-30") for r in ratios[1:])
+    if same and positive and not (mp.im(first) == 0 and mp.re(first) > 0):
+        return DIFFERENT
     return EQUAL if same else DIFFERENT
 
 
@@ -223,27 +341,29 @@ def _both(a1: Node, b1: Node, a2: Node, b2: Node, policy: GradingPolicy) -> Outc
 
 def _compare_groups(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     if not isinstance(gold, Group):  # a single value against a one-element set/list
-        if isinstance(pred, Group) and pred.kind in ("set", "list") and len(pred.items) == 1:
+        if isinstance(pred, Group) and pred.kind in ("set", "list") and len(_deduped(pred.items, policy)) == 1:
             return _compare(pred.items[0], gold, policy)
         return DIFFERENT
     if not isinstance(pred, Group):
-        if gold.kind in ("set", "list") and len(gold.items) == 1:
+        if gold.kind in ("set", "list") and len(_deduped(gold.items, policy)) == 1:
             return _compare(pred, gold.items[0], policy)
         return DIFFERENT
     if len(pred.items) > MAX_ITEMS or len(gold.items) > MAX_ITEMS:
-        return Outcome(False, "too_complex")  # the multiset match is quadratic; no answer is this long
+        return Outcome(False, "too_complex")  # the set match is quadratic; no answer is this long
     gk, pk = gold.kind, pred.kind
     if gk == "matrix" or pk == "matrix":
         return _compare_matrices(pred, gold, policy)
     if gk == "interval" or pk == "interval":
         if pk == "list" and gk == "interval" and gold.left == "(" and gold.right == ")":
             return _in_order(pred.items, gold.items, policy)  # "1, 2" for the point (1, 2)
+        if pk == "set" and gk == "interval" and gold.left == "(" and gold.right == ")":
+            return _in_order(pred.items, gold.items, policy)  # `{1, 3}` for (1, 3), as math-verify reads it
         if (pred.left, pred.right) != (gold.left, gold.right) or len(pred.items) != len(gold.items):
             return Outcome(False, "different_brackets" if len(pred.items) == len(gold.items) else "different")
         return _in_order(pred.items, gold.items, policy)
     unordered = {"set", "list"} if policy.unordered_lists else {"set"}
     if gk in unordered and pk in ("set", "list"):
-        return _as_multiset(pred.items, gold.items, policy)
+        return _as_set(pred.items, gold.items, policy)
     if gk == "tuple" and pk in ("tuple", "list"):
         return _in_order(pred.items, gold.items, policy)
     if gk == "list" and pk == "tuple" and not policy.unordered_lists:
@@ -276,6 +396,61 @@ def _compare_matrices(pred: Group, gold: Group, policy: GradingPolicy) -> Outcom
     return _in_order(vector, other.items, policy)
 
 
+def _matrix_form(node: Node) -> Node:
+    """Sums, scalar multiples and products of explicit matrices, as one matrix (else `node` itself)."""
+    if not (isinstance(node, Apply) and node.op in ("add", "mul", "neg") and _has_matrix(node)):
+        return node
+    rows = _matrix_rows(node)
+    if rows is None:
+        return node
+    return Group("matrix", tuple(Group("tuple", tuple(row)) for row in rows))
+
+
+def _has_matrix(node: Node) -> bool:
+    if isinstance(node, Group):
+        return node.kind == "matrix"
+    return isinstance(node, Apply) and any(_has_matrix(a) for a in node.args)
+
+
+def _matrix_rows(node: Node) -> list[list[Node]] | None:
+    if isinstance(node, Group) and node.kind == "matrix":
+        rows = [list(r.items) for r in node.items if isinstance(r, Group)]
+        return rows if rows and len({len(r) for r in rows}) == 1 else None
+    if not isinstance(node, Apply) or not _has_matrix(node):
+        return None
+    if node.op == "neg":
+        inner = _matrix_rows(node.args[0])
+        return None if inner is None else [[Apply("neg", (x,)) for x in row] for row in inner]
+    if node.op == "add":
+        parts = [_matrix_rows(a) for a in node.args]
+        if any(p is None for p in parts) or len({(len(p), len(p[0])) for p in parts if p}) != 1:
+            return None
+        first = parts[0]
+        return [[Apply("add", tuple(p[i][j] for p in parts if p)) for j in range(len(first[0]))]  # type: ignore[index]
+                for i in range(len(first))]  # type: ignore[arg-type]
+    if node.op == "mul":
+        result: list[list[Node]] | None = None
+        scalars: list[Node] = []
+        for arg in node.args:
+            if not _has_matrix(arg):
+                scalars.append(arg)
+                continue
+            rows = _matrix_rows(arg)
+            if rows is None:
+                return None
+            if result is None:
+                result = rows
+            elif len(result[0]) != len(rows):
+                return None
+            else:
+                result = [[Apply("add", tuple(Apply("mul", (result[i][k], rows[k][j])) for k in range(len(rows))))
+                           for j in range(len(rows[0]))] for i in range(len(result))]
+        if result is None:
+            return None
+        return [[Apply("mul", (*scalars, x)) if scalars else x for x in row] for row in result]
+    return None
+
+
 def _in_order(pred: tuple[Node, ...], gold: tuple[Node, ...], policy: GradingPolicy) -> Outcome:
     if len(pred) != len(gold):
         return DIFFERENT
@@ -288,13 +463,25 @@ def _in_order(pred: tuple[Node, ...], gold: tuple[Node, ...], policy: GradingPol
     return UNKNOWN if unknown else EQUAL
 
 
-def _as_multiset(pred: tuple[Node, ...], gold: tuple[Node, ...], policy: GradingPolicy) -> Outcome:
-    """Each predicted item matches a distinct gold item (greedy; answers are short lists)."""
-    if len(pred) != len(gold):
+def _deduped(items: tuple[Node, ...], policy: GradingPolicy) -> list[Node]:
+    """The distinct items of a list (a "find all" answer is a set: a repeated solution counts once)."""
+    kept: list[Node] = []
+    for item in items:
+        if item in kept or any(_compare(item, k, policy).same for k in kept):
+            continue
+        kept.append(item)
+    return kept
+
+
+def _as_set(pred: tuple[Node, ...], gold: tuple[Node, ...], policy: GradingPolicy) -> Outcome:
+    """Each distinct predicted item matches a distinct gold item (greedy; answers are short lists)."""
+    pred_items = _deduped(pred, policy) if len(pred) > 1 else list(pred)
+    gold_items = _deduped(gold, policy) if len(gold) > 1 else list(gold)
+    if len(pred_items) != len(gold_items):
         return DIFFERENT
-    remaining = list(gold)
+    remaining = list(gold_items)
     unknown = False
-    for p in pred:
+    for p in pred_items:
         for j, g in enumerate(remaining):
             outcome = _compare(p, g, policy)
             if outcome.same:
@@ -314,7 +501,7 @@ def _compare_set_ops(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     if not (isinstance(pred, Apply) and isinstance(gold, Apply)) or pred.op != gold.op:
         return DIFFERENT
     if pred.op in ("union", "intersect"):
-        return _as_multiset(_flatten(pred), _flatten(gold), policy)
+        return _as_set(_flatten(pred), _flatten(gold), policy)
     return _in_order(pred.args, gold.args, policy)
 
 
@@ -328,19 +515,46 @@ def _flatten(node: Apply) -> tuple[Node, ...]:
     return tuple(out)
 
 
+def _is_ratio(node: Node) -> bool:
+    return isinstance(node, Apply) and node.op == "ratio"
+
+
+def _compare_ratios(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
+    """`7:32` is `7:32` and `14:64` (proportional, no zero term); a two-term ratio is also its quotient."""
+    if _is_ratio(pred) and _is_ratio(gold):
+        if len(pred.args) != len(gold.args):  # type: ignore[union-attr]
+            return DIFFERENT
+        direct = _in_order(pred.args, gold.args, policy)  # type: ignore[union-attr]
+        if direct.same is not False:
+            return direct
+        p = [exact_value(a) for a in pred.args]  # type: ignore[union-attr]
+        g = [exact_value(a) for a in gold.args]  # type: ignore[union-attr]
+        if None in p or None in g or 0 in p or 0 in g:
+            return DIFFERENT
+        same = all(pi * g[0] == gi * p[0] for pi, gi in zip(p, g, strict=True))  # type: ignore[operator]
+        return EQUAL if same and (p[0] > 0) == (g[0] > 0) else DIFFERENT  # type: ignore[operator]
+    ratio, other = (pred, gold) if _is_ratio(pred) else (gold, pred)
+    if len(ratio.args) != 2:  # type: ignore[union-attr]
+        return DIFFERENT
+    quotient = Apply("div", ratio.args)  # type: ignore[union-attr]
+    return _compare_values(quotient, other, policy) if ratio is pred else _compare_values(other, quotient, policy)
+
+
 # -- scalars ------------------------------------------------------------------------------------
 
 
 def _compare_scalars(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     outcome = _compare_values(pred, gold, policy)
-    if outcome.same and policy.reject_unevaluated and is_plain_number(gold) and not is_plain_number(pred):
+    if outcome.same and policy.reject_unevaluated == "any" and is_plain_number(gold) and not is_plain_number(pred):
         return Outcome(False, "unevaluated")
     return outcome
 
 
 def _compare_values(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
-    if not _free_symbols(pred, set()) and _divides_by_zero(pred) and not _divides_by_zero(gold):
+    if not free_symbols(pred) and divides_by_zero(pred) and not divides_by_zero(gold):
         return Outcome(False, "undefined")  # `\frac{1}{0}` is no answer, whatever the gold
+    if _misplaced_group(pred) != _misplaced_group(gold):
+        return DIFFERENT  # `-[0, 1)` is not a number
     p_exact, g_exact = exact_value(pred), exact_value(gold)
     if g_exact is not None and p_exact is not None:
         if p_exact == g_exact:
@@ -354,16 +568,10 @@ def _compare_values(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     return numeric_compare(pred, gold, policy)
 
 
-def is_plain_number(node: Node) -> bool:
-    """A number as written in an answer: 12, -3, 0.5, \\frac{1}{2}, 2\\frac12, -\\frac{3}{4}."""
-    if isinstance(node, Num):
-        return True
-    if isinstance(node, Apply) and node.op == "neg":
-        return is_plain_number(node.args[0])
-    if isinstance(node, Apply) and node.op == "div":
-        return all(isinstance(a, Num) and a.form == "int" for a in node.args) or (
-            isinstance(node.args[0], Apply) and node.args[0].op == "neg" and is_plain_number(node.args[0])
-            and isinstance(node.args[1], Num))
+def _misplaced_group(node: Node) -> bool:
+    """A bracketed collection used as a number (`-[0, 1)`, `2 (1, 2)`)."""
+    if isinstance(node, Apply):
+        return any(isinstance(a, Group) and a.kind != "matrix" or _misplaced_group(a) for a in node.args)
     return False
 
 
@@ -371,115 +579,6 @@ def _decimal(node: Node) -> bool:
     if isinstance(node, Apply) and node.op == "neg":
         return _decimal(node.args[0])
     return isinstance(node, Num) and node.form == "decimal"
-
-
-def _divides_by_zero(node: Node) -> bool:
-    try:
-        _exact(node)
-    except ZeroDivisionError:
-        return True
-    except (_NotRational, TooLarge):
-        return False
-    return False
-
-
-def exact_value(node: Node) -> Fraction | None:
-    """The exact rational value of a tree without variables or irrationals, else None."""
-    try:
-        return _exact(node)
-    except (ZeroDivisionError, _NotRational):
-        return None
-
-
-class _NotRational(Exception):
-    pass
-
-
-def _exact(node: Node) -> Fraction:
-    if isinstance(node, Num):
-        return node.value
-    if not isinstance(node, Apply):
-        raise _NotRational
-    op, args = node.op, node.args
-    if op == "neg":
-        return -_exact(args[0])
-    if op == "add":
-        return _sized(_exact(args[0]) + _exact(args[1]))
-    if op == "mul":
-        return _sized(_exact(args[0]) * _exact(args[1]))
-    if op == "div":
-        return _sized(_exact(args[0]) / _exact(args[1]))
-    if op == "pow":
-        return _exact_pow(_exact(args[0]), _exact(args[1]))
-    if op == "fact":
-        n = _exact(args[0])
-        if n.denominator != 1 or n < 0:
-            raise _NotRational
-        if n > MAX_FACTORIAL:
-            raise TooLarge
-        return Fraction(math.factorial(int(n)))
-    if op == "binom":
-        n, k = _exact(args[0]), _exact(args[1])
-        if n.denominator != 1 or k.denominator != 1 or n < 0:
-            raise _NotRational
-        if n > MAX_FACTORIAL:
-            raise TooLarge
-        return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
-    if op in ("sqrt", "root"):
-        index = _exact(args[1]) if op == "root" else Fraction(2)
-        return _exact_root(_exact(args[0]), index)
-    if op == "abs":
-        return abs(_exact(args[0]))
-    raise _NotRational
-
-
-def _sized(value: Fraction) -> Fraction:
-    """Products of big powers grow past any single guard: check every intermediate result."""
-    if value.numerator.bit_length() > MAX_BITS or value.denominator.bit_length() > MAX_BITS:
-        raise TooLarge
-    return value
-
-
-def _exact_pow(base: Fraction, exponent: Fraction) -> Fraction:
-    if exponent.denominator != 1:
-        return _exact_root(_exact_pow(base, Fraction(exponent.numerator)), Fraction(exponent.denominator))
-    e = int(exponent)
-    if base == 0 and e < 0:
-        raise ZeroDivisionError
-    if base in (0, 1):
-        return base
-    if base == -1:
-        return Fraction(-1 if e % 2 else 1)
-    bits = max(abs(base.numerator).bit_length(), base.denominator.bit_length())
-    if bits * abs(e) > MAX_BITS:
-        raise TooLarge
-    return base ** e
-
-
-def _exact_root(value: Fraction, index: Fraction) -> Fraction:
-    if index.denominator != 1 or index < 1:
-        raise _NotRational
-    k = int(index)
-    if value < 0:
-        if k % 2 == 0:
-            raise _NotRational
-        return -_exact_root(-value, index)
-    num, den = _int_root(value.numerator, k), _int_root(value.denominator, k)
-    if num is None or den is None:
-        raise _NotRational
-    return Fraction(num, den)
-
-
-def _int_root(n: int, k: int) -> int | None:
-    if n.bit_length() > MAX_BITS:
-        raise TooLarge
-    r = math.isqrt(n) if k == 2 else round(n ** (1.0 / k)) if n.bit_length() < 1000 else None
-    if r is None:
-        return None
-    for cand in (r - 1, r, r + 1):
-        if cand >= 0 and cand ** k == n:
-            return cand
-    return None
 
 
 def _has_pm(node: Node) -> bool:
@@ -501,64 +600,23 @@ def _expand_pm(node: Node) -> list[Node]:
 
 
 def _compare_pm(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
-    return _as_multiset(tuple(_expand_pm(pred)), tuple(_expand_pm(gold)), policy)
+    return _as_set(tuple(_expand_pm(pred)), tuple(_expand_pm(gold)), policy)
 
 
 # -- numeric identity testing -------------------------------------------------------------------
 
 
-_LOCAL = threading.local()
-
-
-def _mp():
-    """A private mpmath context per thread: the global `mpmath.mp` precision is shared state."""
-    ctx = getattr(_LOCAL, "mp", None)
-    if ctx is None:
-        from mpmath.ctx_mp import MPContext
-
-        ctx = MPContext()
-        ctx.dps = 40
-        _LOCAL.mp = ctx
-    return ctx
-
-
-def _free_symbols(node: Node, out: set[str]) -> set[str]:
-    if isinstance(node, Sym):
-        if node.name not in ("pi", "e", "i", "inf"):
-            out.add(node.name)
-    elif isinstance(node, Apply):
-        for arg in node.args:
-            _free_symbols(arg, out)
-    elif isinstance(node, (Group, Alternatives)):
-        for item in node.items:
-            _free_symbols(item, out)
-    elif isinstance(node, Relation):
-        _free_symbols(node.lhs, out)
-        _free_symbols(node.rhs, out)
-    return out
-
-
-# Fixed points so verdicts are reproducible; irrational-looking so coincidences are unlikely.
-_SAMPLE_VALUES = ("0.5772156649015329", "1.3247179572447460", "-0.6180339887498949", "2.2360679774997897",
-                  "0.7390851332151607", "-1.4142135623730950", "3.1415926535897932", "0.3183098861837907")
-
-
-def _environments(syms: list[str], mp) -> list[dict]:
-    """Values for the variables at each sample point (a different value per variable)."""
-    return [{name: mp.mpf(_SAMPLE_VALUES[(shift + k * 3) % len(_SAMPLE_VALUES)]) * (k + 1)
-             for k, name in enumerate(syms)} for shift in range(len(_SAMPLE_VALUES))]
-
-
 def numeric_compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     """Compare by evaluation at pseudo-random points (see the module docstring)."""
     # Variables on one side only are evaluated too: they must cancel for the answers to agree.
-    syms = sorted(_free_symbols(pred, set()) | _free_symbols(gold, set()))
-    mp = _mp()
+    syms = sorted(free_symbols(pred) | free_symbols(gold))
+    integers = integer_symbols(pred) | integer_symbols(gold)
+    mp = mp_context()
     agreed = 0
-    for env in _environments(syms, mp):
+    for env in environments(syms, integers, mp):
         try:
-            close = _close(_eval(pred, env, mp), _eval(gold, env, mp), mp, policy, pred)
-        except (NotNumeric, ZeroDivisionError, ValueError, OverflowError, TypeError):
+            close = _close(numeric_value(pred, env, mp), numeric_value(gold, env, mp), mp, policy, pred)
+        except _EVAL_ERRORS:
             continue  # undefined at this point (a pole, a branch cut, inf - inf): try the next
         if not close:
             return DIFFERENT
@@ -580,75 +638,3 @@ def _close(a, b, mp, policy: GradingPolicy, pred: Node) -> bool:
     if diff <= scale * mp.mpf("1e-30"):
         return True
     return bool(policy.rel_tol and _decimal(pred) and diff <= abs(b) * policy.rel_tol)
-
-
-def _eval(node: Node, env: dict, mp):
-    if isinstance(node, Num):
-        return mp.mpf(node.value.numerator) / node.value.denominator
-    if isinstance(node, Sym):
-        name = node.name
-        if name in env:
-            return env[name]
-        if name == "pi":
-            return mp.pi
-        if name == "e":
-            return mp.e
-        if name == "i":
-            return mp.mpc(0, 1)
-        if name == "inf":
-            return mp.inf
-        raise NotNumeric(name)
-    if not isinstance(node, Apply):
-        raise NotNumeric(type(node).__name__)
-    op = node.op
-    args = [_eval(a, env, mp) for a in node.args] if op not in ("max", "min", "gcd", "lcm") else []
-    if op == "add":
-        return args[0] + args[1]
-    if op == "neg":
-        return -args[0]
-    if op == "mul":
-        return args[0] * args[1]
-    if op == "div":
-        if args[1] == 0:
-            raise ZeroDivisionError
-        return args[0] / args[1]
-    if op == "pow":
-        base, exponent = args
-        size = abs(exponent) * (abs(mp.log10(abs(base))) if base != 0 else 0)
-        if size > MAX_LOG10:
-            raise TooLarge
-        return mp.power(base, exponent)
-    if op == "fact":
-        if abs(args[0]) > MAX_FACTORIAL:
-            raise TooLarge
-        return mp.gamma(args[0] + 1)
-    if op == "binom":
-        if abs(args[0]) > MAX_FACTORIAL:
-            raise TooLarge
-        return mp.binomial(args[0], args[1])
-    if op == "sqrt":
-        return mp.sqrt(args[0])
-    if op == "root":
-        return mp.root(args[0], int(args[1])) if args[1] == int(args[1]) else mp.power(args[0], 1 / args[1])
-    if op == "abs":
-        return abs(args[0])
-    if op == "log" and len(args) == 2:
-        return mp.log(args[0], args[1])
-    if op in _FUNCS:
-        if op not in ("ln", "log", "floor", "ceil") and abs(args[0]) > MAX_FUNCTION_ARG:
-            raise TooLarge  # sin(10^99999) needs 10^5 digits of pi; exp of it has no size guard
-        return _check_finite(getattr(mp, _FUNCS[op])(*args), mp)
-    raise NotNumeric(op)
-
-
-_FUNCS = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "sec": "sec", "csc": "csc", "cot": "cot", "asin": "asin",
-    "acos": "acos", "atan": "atan", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "sinh": "sinh",
-    "cosh": "cosh", "tanh": "tanh", "ln": "ln", "log": "ln", "exp": "exp", "floor": "floor", "ceil": "ceil",
-}
-
-
-def _check_finite(value, mp):
-    if mp.isinf(value) or mp.isnan(value):
-        raise ValueError("not finite")
-    return value

@@ -15,7 +15,11 @@ on request, handing it one end of a socketpair created by the parent. A replacem
 therefore ready in milliseconds, already warm, so the next call after a kill is not delayed by
 imports. Workers are persistent (a call is a socket round trip, ~0.1-0.3 ms) and run under an
 address-space limit, so a runaway allocation ends in a MemoryError instead of swapping the host.
-This module owns process management only; it knows nothing about math.
+The zygote finds this package wherever the caller imported it from (the caller's working directory
+is not on its path), and a zygote that cannot start (a module it cannot import, a crash) or a bad
+`EVALKIT_GRADER_WORKERS` raises `GraderUnavailable` with the reason: an infrastructure failure
+is never reported as a slow or crashed call. This module owns process management only; it knows
+nothing about math.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
+
+from graders.errors import GraderUnavailable
 
 #: Time the zygote may take to start and import its preload modules.
 STARTUP_TIMEOUT_S = 120.0
@@ -91,11 +98,15 @@ def zygote_main(control_fd: int, preload: Sequence[str], memory_limit_mb: int | 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     control = socket.socket(fileno=control_fd)
-    for name in preload:  # "module" or "module:function" (called once, to warm caches forks inherit)
-        module_name, _, function = name.partition(":")
-        module = importlib.import_module(module_name)
-        if function:
-            getattr(module, function)()
+    try:
+        for name in preload:  # "module" or "module:function" (called once, to warm caches forks inherit)
+            module_name, _, function = name.partition(":")
+            module = importlib.import_module(module_name)
+            if function:
+                getattr(module, function)()
+    except BaseException as exc:  # reported to the parent, which raises GraderUnavailable
+        control.sendall(f"error {type(exc).__name__}: {exc}".replace("\n", " ").encode() + b"\n")
+        return
     control.sendall(b"ready\n")
     while True:
         try:
@@ -130,13 +141,16 @@ class _Zygote:
 
     def __init__(self, preload: Sequence[str], memory_limit_mb: int | None) -> None:
         parent_sock, child_sock = socket.socketpair()
-        code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); from graders.deadline import zygote_main; "
-                "zygote_main(int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))")
-        args = [json.dumps([p for p in sys.path if p]), str(child_sock.fileno()), json.dumps(list(preload)),
+        code = _ZYGOTE_CODE
+        args = [json.dumps(_zygote_path()), str(child_sock.fileno()), json.dumps(list(preload)),
                 json.dumps(memory_limit_mb)]
         try:
             self.process = subprocess.Popen([sys.executable, "-I", "-c", code, *args], stdin=subprocess.DEVNULL,
                                             pass_fds=(child_sock.fileno(),))
+        except OSError as exc:
+            parent_sock.close()
+            raise GraderUnavailable(f"the grader's worker process could not be started ({sys.executable}): {exc}") \
+                from exc
         finally:
             child_sock.close()
         self.sock = parent_sock
@@ -144,11 +158,16 @@ class _Zygote:
         self.reader = parent_sock.makefile("rb")
         parent_sock.settimeout(STARTUP_TIMEOUT_S)
         try:
-            if self.reader.readline().strip() != b"ready":
-                raise WorkerCrashed("grader zygote exited while importing its modules")
+            line = self.reader.readline().decode(errors="replace").strip()
         except (OSError, TimeoutError) as exc:
             self.close()
-            raise WorkerCrashed(f"grader zygote did not start: {exc!r}") from exc
+            raise GraderUnavailable(f"the grader's worker process did not start within {STARTUP_TIMEOUT_S:g}s: "
+                                    f"{exc!r}") from exc
+        if line != "ready":
+            self.close()
+            reason = line.removeprefix("error ") or f"it exited with code {self.process.returncode}"
+            raise GraderUnavailable(f"the grader's worker process could not start: {reason} (python "
+                                    f"{sys.executable}; preload {', '.join(preload) or 'none'})")
         parent_sock.settimeout(FORK_TIMEOUT_S)
 
     def fork(self) -> _Worker:
@@ -268,11 +287,21 @@ class DeadlinePool:
             raise
 
     def _fork(self) -> _Worker:
-        with self._lock:
-            if self._zygote is None or not self._zygote.alive():
-                self._zygote = _Zygote(self.preload, self.memory_limit_mb)
-            zygote = self._zygote
-        return zygote.fork()
+        for attempt in range(2):  # a zygote that died (OOM killer, a stray signal) is replaced once
+            with self._lock:
+                if self._zygote is None or not self._zygote.alive():
+                    self._zygote = _Zygote(self.preload, self.memory_limit_mb)
+                zygote = self._zygote
+            try:
+                return zygote.fork()
+            except WorkerCrashed as exc:
+                with self._lock:
+                    if self._zygote is zygote:
+                        self._zygote = None
+                zygote.close()
+                if attempt:
+                    raise GraderUnavailable(f"the grader's worker process cannot start workers: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def _discard(self, worker: _Worker) -> None:
         """Kill an overrun or broken worker; its slot is refilled by the next call that needs one."""
@@ -303,18 +332,41 @@ def shared_pool(preload: Sequence[str]) -> DeadlinePool:
         for pool in _POOLS:
             if pool.preload == key:
                 return pool
-        pool = DeadlinePool(_default_size(), preload=key)
+        pool = DeadlinePool(configured_size(), preload=key)
         _POOLS.append(pool)
         return pool
 
 
-def _default_size() -> int:
+def configured_size() -> int:
+    """The pool size the environment asks for; raises GraderUnavailable for a bad setting."""
     env = os.environ.get("EVALKIT_GRADER_WORKERS", "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"EVALKIT_GRADER_WORKERS must be a positive integer, got {env!r}")
+            raise GraderUnavailable(f"EVALKIT_GRADER_WORKERS must be a positive integer (the number of grader "
+                                    f"worker processes), got {env!r}; unset it to use half the CPUs")
         return int(env)
     return min(8, max(1, (os.cpu_count() or 2) // 2))
+
+
+# The zygote's entry point. It reports an import failure (this package missing from its path, a
+# broken install) on the control socket instead of dying silently.
+_ZYGOTE_CODE = """import sys, json, socket
+sys.path[:0] = json.loads(sys.argv[1])
+try:
+    from graders.deadline import zygote_main
+except BaseException as exc:
+    message = f"error {type(exc).__name__}: {exc}".replace("\\n", " ")
+    socket.socket(fileno=int(sys.argv[2])).sendall(message.encode() + b"\\n")
+    raise SystemExit(1)
+zygote_main(int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))
+"""
+
+
+def _zygote_path() -> list[str]:
+    """The caller's import path, with the directory this package was imported from first (the
+    caller may have found it through its working directory, which the zygote does not inherit)."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    return [package_root, *(p for p in sys.path if p and p != package_root)]
 
 
 @atexit.register

@@ -5,8 +5,9 @@ GSM8K answers are numbers, so they are compared as exact rationals, not strings:
 comparison (lm-eval, verl) rejects most of these; float tolerance would accept near misses.
 
 Extraction order (the first that is present wins): the last `\\boxed{}`, the last `#### N` line,
-the last "the answer is N" / "Answer: N" phrase, then the last number in the text. Text inside an
-unclosed `<think>` block yields no answer. Policy (fixed, see `graders.math` for the math one):
+the last "the answer is N" / "Answer: N" phrase, then the last number in the text that is not part
+of a word (`AZYUK2A` holds no answer). Text inside an unclosed `<think>` block yields no answer.
+Policy (fixed, see `graders.math` for the math one):
 - a final answer that states several different numbers ("18 or 20", "18-20", "3, 4") is hedged
   and wrong;
 - in a final answer written as a calculation ("5 + 3 = 8") the value after the last `=` counts;
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from fractions import Fraction
 
-from graders.extract import Extraction, anchored_answer, answer_region, boxed_answer, hash_answer, last_number
+from graders.extract import Extraction, anchored_statement, answer_region, boxed_answer, hash_answer, last_number
 from graders.verdict import Verdict
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 
 #: Longest digit string read as a number; longer ones are refused (GSM8K answers are small).
 MAX_DIGITS = 200
@@ -72,7 +74,7 @@ def _extract(text: str) -> Extraction:
     region = answer_region(text)
     if region is None:
         return Extraction(None, "none")
-    for finder in (boxed_answer, hash_answer, anchored_answer, last_number):
+    for finder in (boxed_answer, hash_answer, anchored_statement, last_number):
         found = finder(region)
         if found is not None:
             return found
@@ -116,19 +118,23 @@ def _gold_value(gold: str) -> Fraction | None:
     return parse_number(found.answer)[0]
 
 
-def grade(completion: str, gold: str, *, timeout_s: float = 1.0) -> Verdict:
+def grade(completion: str, gold: str, *, question: str | None = None, timeout_s: float = 1.0) -> Verdict:
     """Grade one completion against a gold number (bare, or a solution ending in `#### N`).
 
-    `timeout_s` is accepted for interface parity with `graders.math`; GSM8K grading is a few
-    linear scans over the text, bounded by construction.
+    `question` and `timeout_s` are accepted for interface parity with `graders.math`: a GSM8K
+    answer is read as the number it states (a calculation counts by its result), so the question
+    changes nothing, and grading is a few linear scans over the text, bounded by construction.
     """
-    return grade_batch([completion], [gold], timeout_s=timeout_s)[0]
+    return grade_batch([completion], [gold], questions=[question], timeout_s=timeout_s)[0]
 
 
-def grade_batch(completions: list[str], golds: list[str], *, timeout_s: float = 1.0) -> list[Verdict]:
-    """Grade pairs; each distinct gold is parsed once."""
+def grade_batch(completions: Sequence[str], golds: Sequence[str], *,
+                questions: Sequence[str | None] | None = None, timeout_s: float = 1.0) -> list[Verdict]:
+    """Grade pairs; each distinct gold is parsed once. `questions`: see `grade`."""
     if len(completions) != len(golds):
         raise ValueError(f"grade_batch got {len(completions)} completions but {len(golds)} golds")
+    if questions is not None and len(questions) != len(golds):
+        raise ValueError(f"grade_batch got {len(questions)} questions for {len(golds)} golds")
     gold_values: dict[str, Fraction | None] = {}
     verdicts = []
     for completion, gold in zip(completions, golds, strict=True):
@@ -162,6 +168,7 @@ def is_equiv(a: str, b: str) -> bool:
     return va == vb
 
 
-async def grade_async(completion: str, gold: str, *, timeout_s: float = 1.0) -> Verdict:
+async def grade_async(completion: str, gold: str, *, question: str | None = None,
+                      timeout_s: float = 1.0) -> Verdict:
     """`grade` for asyncio code: runs in a thread so the event loop is never blocked."""
-    return await asyncio.to_thread(grade, completion, gold, timeout_s=timeout_s)
+    return await asyncio.to_thread(grade, completion, gold, question=question, timeout_s=timeout_s)

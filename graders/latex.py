@@ -3,17 +3,29 @@
 A hand-written recursive-descent parser: no ANTLR (90% of math-verify's time goes to its
 pure-Python runtime), no `eval` (Qwen's grader executes model text through `parse_expr`).
 Anything this parser does not understand raises `Unparsed`; the caller then falls back to a
-slower parser inside a deadline-bound worker. Answers past the size limits (`MAX_ANSWER_CHARS`,
-`MAX_DEPTH`, `MAX_DIGITS`) raise `TooComplex` and are rejected without any fallback. No regex
-here can backtrack exponentially (each is checked against long adversarial strings in tests).
+slower parser inside a deadline-bound worker. The limits bound the work, not the length: the
+parser is linear in the input (sums and products are flat n-ary nodes, so a sum of 3000 terms
+is one node, not 3000 levels), nesting is capped at `MAX_DEPTH` and digit strings at
+`MAX_DIGITS`; past those it raises `TooComplex` and the answer is rejected without any
+fallback. No regex here can backtrack exponentially (each is checked against long adversarial
+strings in tests).
 
 Normalisation choices, each one a fix for a failure of a public grader:
-- digit groups `1,000`, `1{,}000`, `1\\,000`, `1 000` are one number, never a product or a list;
+- digit groups `1,000`, `1{,}000`, `1\\,000`, `1 000`, `11,\\! 111` are one number, never a product
+  or a list; a comma followed by a space (`32, 349`) is a list;
 - `\\text{}` / `\\mbox{}` / `\\mathrm{}` units and `^\\circ`, `°`, `\\$` are dropped, but bare single
   letters are never taken for units (`x + c` keeps its `c`);
 - primes stay part of a name (`f'` is not `f`) and case is kept (`X` is not `x`);
 - `0.\\overline{3}` is 1/3; `\\varnothing`, `\\emptyset`, `\\{\\}` are the empty set;
-  `\\infty`, `infinity` and `\\text{infinity}` are infinity;
+  `\\infty`, `infinity` and `\\text{infinity}` are infinity; `\\mathbb{R}` is `(-\\infty, \\infty)`;
+- `1.5 \\times 10^{3}` and `1.5e3` are the number 1500 written in scientific notation;
+  `-1\\frac{1}{2}` is the mixed number -3/2; `2**(1/4)` is a power (Python spelling);
+- text written with every backslash doubled (`\\\\frac{1}{2}`, JSON-escaped twice) is read as
+  if escaped once; a trailing approximation (`\\frac{\\sqrt3}{3} \\approx 0.577`) is dropped and a
+  chain of equalities (`x = 5 + 6 = 11`) keeps its first and last member;
+- `7:32` and `12:00` are ratios (equal when proportional, see `graders.compare`), `4:30 p.m.` a clock time;
+- `\\sum_{k=0}^{n-1}` / `\\prod` with their bounds and indexed names (`F_{n-k-1}`) are read, so
+  two spellings of one sum are compared by value;
 - `a or b` parses to `Alternatives`, so a hedge can be told from an answer.
 """
 
@@ -25,8 +37,8 @@ from fractions import Fraction
 
 from graders.nodes import Alternatives, Apply, Group, Node, Num, Relation, Sym, Text
 
-#: Inputs longer than this are not parsed in-process (they go to the deadline-bound fallback).
-MAX_ANSWER_CHARS = 2000
+#: Inputs longer than this are not parsed at all (no answer is this long; the work stays linear).
+MAX_ANSWER_CHARS = 20_000
 MAX_DEPTH = 100
 MAX_DIGITS = 4000  # below Python's 4300-digit int/str conversion limit
 
@@ -43,6 +55,8 @@ FUNCTIONS = frozenset({
     "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     "ln", "log", "exp", "det", "gcd", "lcm", "max", "min", "floor", "ceil",
 })
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -54,7 +68,7 @@ g gram grams kg kilogram kilograms mg lb lbs pound pounds oz ounce ounces ton to
 s sec second seconds min minute minutes hr hour hours h day days week weeks month months year years
 l liter liters litre litres ml gallon gallons quart quarts pint pints cup cups
 degree degrees deg radian radians rad
-dollar dollars cent cents euro euros percent
+dollar dollars cent cents euro euros yuan
 mph kph km/h m/s
 """)
 _UNICODE = {
@@ -62,22 +76,40 @@ _UNICODE = {
     "\u22c5": "\\cdot ", "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u221a": "\\sqrt ", "\u2264": "\\le ",
     "\u2265": "\\ge ", "\u2260": "\\ne ", "\u00b0": "^\\circ ", "\u00b2": "^2", "\u00b3": "^3", "\u2205": "\\emptyset ",
     "\u222a": "\\cup ", "\u2229": "\\cap ", "\u00b1": "\\pm ", "\u2032": "'", "\u2009": " ", "\u202f": " ",
-    "\u00a0": " ",
+    "\u00a0": " ", "\u2248": "\\approx ", "\u2208": "\\in ",
 }
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname|boldsymbol|bf|rm)\s*\{")
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname|boldsymbol|bf|rm)\s*\{")
 _SPACING = re.compile(r"\\(?:displaystyle|left|right|bigl|bigr|Bigl|Bigr|big|Big|!|limits)(?![A-Za-z])")
-_DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\\;|\\:|~| )(?=\d{3}(?!\d))")
+_DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*|\\,|\\ |\\;|\\:|~| )(?=\d{3}(?!\d))")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\^\s*\{\s*o\s*\}")
-
+_BACKSLASH_RUN = re.compile(r"\\+")
+_DOUBLED_COMMAND = re.compile(r"\\\\[A-Za-z]")
+_PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percent(?:age)?|pct)\b\.?", re.IGNORECASE)
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})\s*([ap])\.?\s*m\.?$", re.IGNORECASE)
 
 _DOUBLE_BRACES = re.compile(r"\{\s*\{([^{}]*)\}\s*\}")
 
 
+def undouble_backslashes(s: str) -> str:
+    """Text whose every backslash is doubled (`\\\\frac{1}{2}`, escaped twice) read as escaped once.
+
+    Only when every run of backslashes has even length and one of them starts a command: a
+    matrix row break `\\\\` next to single-backslash commands is left alone.
+    """
+    if "\\\\" not in s or not _DOUBLED_COMMAND.search(s):
+        return s
+    runs = _BACKSLASH_RUN.findall(s)
+    if any(len(r) % 2 for r in runs):
+        return s
+    return _BACKSLASH_RUN.sub(lambda m: "\\" * (len(m.group()) // 2), s)
+
+
 def _collapse_braces(s: str) -> str:
     """`{{{1}}}` is `{1}`: redundant grouping must not count against the nesting limit."""
-    for _ in range(MAX_ANSWER_CHARS // 2):
+    for _ in range(len(s) // 2 + 1):
         collapsed = _DOUBLE_BRACES.sub(r"{\1}", s)
         if collapsed == s:
             return s
@@ -133,19 +165,22 @@ def normalize(answer: str, *, percent: str = "strip") -> str:
     """Canonical spelling of an answer string before tokenising (see the module docstring)."""
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], answer)
     s = unicodedata.normalize("NFKC", s)
+    s = undouble_backslashes(s)
+    s = _DIGIT_GROUP.sub("", s)  # before `\,` and `\!` are read as spaces
     s = s.replace("\\\\", " \\cr ")  # a matrix row break, before `\\ ` can be read as a space
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\$", " ").replace("$", " ")
     s = s.replace("\\left.", "").replace("\\right.", "")
     s = _SPACING.sub("", s)
-    s = _DIGIT_GROUP.sub("", s)
     s = _DEGREES.sub(" ", s)
     s = _collapse_braces(s)
     s = _replace_text_commands(s)
     s = _SCALE_WORD.sub(lambda m: _scaled(m.group(1), m.group(2)), s)
-    s = s.replace("\\%", "%").replace("%", " " if percent == "strip" else " / 100 ")
+    s = _PERCENT_WORD.sub("%", s)
+    s = s.replace("\\%", "%").replace("%", " " if percent == "strip" else " \\percent ")
     s = re.sub(r"\\[,;:]|\\quad|\\qquad|\\ |~", " ", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
+    s = s.removesuffix("\\").strip()  # `185\`: a stray backslash closing the answer
     # Trailing unit words after a number: "5 apples", "12 cm^2". Never single letters.
     s = _TRAILING_WORDS.sub(lambda m: "" if _all_units(m.group()) or _words_only(s, m) else m.group(), s)
     if _THOUSANDS.match(s):
@@ -164,10 +199,10 @@ def _words_only(s: str, m: re.Match[str]) -> bool:
 
 
 _TOKEN = re.compile(r"""
-    (?P<num>\d+(?:\.\d*)?|\.\d+)
+    (?P<num>\d+(?:\.\d*)?[eE][-+]?\d+(?![A-Za-z\d])|\d+(?:\.\d*)?|\.\d+)
   | (?P<cmd>\\[A-Za-z]+|\\[{}|])
   | (?P<word>[A-Za-z]+)
-  | (?P<op><=|>=|!=|[-+*/^_=<>!(){}\[\],;|&'])
+  | (?P<op>\*\*|<=|>=|!=|[-+*/^_=<>!(){}\[\],;:|&'])
   | (?P<space>\s+)
 """, re.VERBOSE)
 
@@ -181,7 +216,8 @@ def tokenize(s: str) -> list[tuple[str, str]]:
             raise Unparsed(f"unexpected character {s[pos]!r}")
         kind = m.lastgroup or ""
         if kind != "space":
-            tokens.append((kind, m.group()))
+            value = m.group()
+            tokens.append(("op", "^") if value == "**" else (kind, value))
         pos = m.end()
     return tokens
 
@@ -190,12 +226,17 @@ _CMD_ALIASES = {
     "\\cdot": "*", "\\times": "*", "\\ast": "*", "\\div": "/", "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=",
     "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=", "\\ne": "!=", "\\neq": "!=", "\\lt": "<", "\\gt": ">",
     "\\lbrace": "\\{", "\\rbrace": "\\}", "\\lvert": "|", "\\rvert": "|", "\\vert": "|", "\\mid": "|",
-    "\\lbrack": "[", "\\rbrack": "]", "\\langle": "(", "\\rangle": ")",
+    "\\lbrack": "[", "\\rbrack": "]", "\\langle": "(", "\\rangle": ")", "\\colon": ":",
 }
 _CONSTANT_CMDS = {"\\pi": "pi", "\\infty": "inf", "\\infinity": "inf", "\\e": "e"}
 _EMPTY_SET = ("\\emptyset", "\\varnothing")
-_RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "\\in", "\\approx"}
+_RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "\\in", "\\notin", "\\approx", "\\sim", "\\simeq", "\\equiv"}
+_ADDITIVE = ("+", "-", "\\pm", "\\mp", "\\cup", "\\cap", "\\setminus")
+_SET_OPS = {"\\cup": "union", "\\cap": "intersect", "\\setminus": "minus"}
 _WORD_CONSTANTS = {"infinity": "inf", "inf": "inf", "pi": "pi"}
+_BIG_OPERATORS = {"\\sum": "sum", "\\prod": "prod"}
+#: Longest `a \times 10^{k}` exponent read as one number (beyond it the power stays a power).
+_MAX_SCIENTIFIC_EXPONENT = 400
 
 
 def _alias(kind: str, value: str) -> tuple[str, str]:
@@ -206,11 +247,39 @@ def _alias(kind: str, value: str) -> tuple[str, str]:
     return ("cmd" if alias.startswith("\\") else "op"), alias
 
 
+def _sum(terms: list[Node]) -> Node:
+    return terms[0] if len(terms) == 1 else Apply("add", tuple(terms))
+
+
+def _product(factors: list[Node]) -> Node:
+    return factors[0] if len(factors) == 1 else Apply("mul", tuple(factors))
+
+
+def _scientific(factors: list[Node]) -> Node | None:
+    """`1.5 \\times 10^{3}` (a number times an integer power of ten) as the number it writes."""
+    if len(factors) != 2:
+        return None
+    mantissa, power = factors
+    if not (isinstance(mantissa, Num) and mantissa.form in ("int", "decimal")):
+        return None
+    if not (isinstance(power, Apply) and power.op == "pow" and power.args[0] == Num(Fraction(10))):
+        return None
+    exponent = power.args[1]
+    negative = isinstance(exponent, Apply) and exponent.op == "neg"
+    if negative:
+        exponent = exponent.args[0]  # type: ignore[union-attr]
+    if not (isinstance(exponent, Num) and exponent.form == "int" and exponent.value <= _MAX_SCIENTIFIC_EXPONENT):
+        return None
+    scale = Fraction(10) ** int(exponent.value)
+    return Num(mantissa.value / scale if negative else mantissa.value * scale, "scientific")
+
+
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], percent: str) -> None:
         self.toks = [_alias(k, v) for k, v in tokens]
         self.i = 0
         self.depth = 0
+        self.percent = percent
 
     # -- helpers --------------------------------------------------------------------------------
     def peek(self, ahead: int = 0) -> str | None:
@@ -263,51 +332,56 @@ class _Parser:
         return items[0] if len(items) == 1 else Group("list", tuple(items))
 
     def relation(self) -> Node:
-        lhs = self.expr()
+        items = [self.ratio()]
+        ops: list[str] = []
         while self.peek() in _RELATIONS:
-            op = self.take()
-            op = "=" if op == "\\approx" else op
-            rhs = self.expr()
-            lhs = Relation(op, lhs, rhs)
-        return lhs
+            ops.append(self.take())
+            items.append(self.ratio())
+        return _chain(items, ops)
+
+    def ratio(self) -> Node:
+        items = [self.expr()]
+        while self.peek() == ":":
+            self.take()
+            items.append(self.expr())
+        return items[0] if len(items) == 1 else Apply("ratio", tuple(items))
 
     def expr(self) -> Node:
         self.enter()
-        node = self.term()
-        while self.peek() in ("+", "-", "\\pm", "\\mp", "\\cup", "\\cap", "\\setminus"):
+        terms = [self.term()]
+        while self.peek() in _ADDITIVE:
             op = self.take()
             rhs = self.term()
             if op == "+":
-                node = Apply("add", (node, rhs))
+                terms.append(rhs)
             elif op == "-":
-                node = Apply("add", (node, Apply("neg", (rhs,))))
+                terms.append(Apply("neg", (rhs,)))
             elif op in ("\\pm", "\\mp"):
-                node = Apply("pm", (node, rhs))
+                terms = [Apply("pm", (_sum(terms), rhs))]
             else:
-                node = Apply({"\\cup": "union", "\\cap": "intersect", "\\setminus": "minus"}[op], (node, rhs))
+                terms = [Apply(_SET_OPS[op], (_sum(terms), rhs))]
         self.depth -= 1
-        return node
+        return _sum(terms)
 
     def term(self) -> Node:
-        node = self.unary()
+        factors = [self.unary()]
         while True:
             tok = self.peek()
-            if tok in ("*", "/"):
+            if tok == "*":
                 self.take()
-                rhs = self.unary()
-                node = Apply("mul", (node, rhs)) if tok == "*" else Apply("div", (node, rhs))
+                factors.append(self.unary())
+            elif tok == "/":
+                self.take()
+                factors = [Apply("div", (_product(factors), self.unary()))]
             elif self._starts_atom():
                 rhs = self.unary(implicit=True)
-                node = self._implicit(node, rhs)
+                mixed = _mixed_number(factors[-1], rhs)
+                if mixed is not None:
+                    factors[-1] = mixed
+                else:
+                    factors.append(rhs)
             else:
-                return node
-
-    def _implicit(self, left: Node, right: Node) -> Node:
-        # A mixed number: 2\frac{1}{2} is 5/2, not 2 * 1/2.
-        if (isinstance(left, Num) and left.form == "int" and isinstance(right, Num) and right.form == "fraction"
-                and right.value > 0):
-            return Num(left.value + right.value, "mixed")
-        return Apply("mul", (left, right))
+                return _scientific(factors) or _product(factors)
 
     def _starts_atom(self) -> bool:
         kind, tok = self.kind(), self.peek()
@@ -316,8 +390,8 @@ class _Parser:
         if kind in ("num", "word"):
             return tok not in ("or", "and")
         if kind == "cmd":
-            return tok not in _RELATIONS and tok not in ("\\pm", "\\mp", "\\cup", "\\cap", "\\setminus", "\\}",
-                                                        "\\cr", "\\end", "\\right")
+            return tok not in _RELATIONS and tok not in _ADDITIVE and tok not in (
+                "\\}", "\\cr", "\\end", "\\right", "\\percent")
         return tok in ("(", "{", "\\{")
 
     def unary(self, implicit: bool = False) -> Node:
@@ -375,13 +449,15 @@ class _Parser:
             if tok == "!":
                 self.take()
                 node = Apply("fact", (node,))
+            elif tok == "\\percent":
+                self.take()
+                node = _percent(node)
             elif tok == "'" and isinstance(node, Sym):
                 self.take()
                 node = Sym(node.name + "'")
             elif tok == "_" and isinstance(node, Sym):
                 self.take()
-                sub = self.script()
-                node = Sym(f"{node.name}_{_key(sub)}")
+                node = _subscripted(node, self.script())
             elif tok == "_" and isinstance(node, Num) and node.form == "int":
                 # A numeral in another base, `4210_{5}`: its digits are the answer, not its value.
                 self.take()
@@ -457,10 +533,7 @@ class _Parser:
         # are commands.
         if lower == "sqrt":
             return Apply("sqrt", (self.unary(implicit=True),))
-        node: Node = Sym(word[0])
-        for ch in word[1:]:
-            node = Apply("mul", (node, Sym(ch)))
-        return node
+        return Apply("mul", tuple(Sym(ch) for ch in word))
 
     def _bracketed(self, opener: str) -> Node:
         if self.peek() in (")", "]"):
@@ -502,6 +575,17 @@ class _Parser:
                 self.expect("]")
                 return Apply("root", (self.script(single_digit=True), index))
             return Apply("sqrt", (self.script(single_digit=True),))
+        if cmd in _BIG_OPERATORS:
+            return self._big_operator(_BIG_OPERATORS[cmd])
+        if cmd == "\\angle":
+            return Apply("angle", (self.unary(implicit=True),))
+        if cmd == "\\mathbb":
+            self.expect("{")
+            name = self.take()
+            self.expect("}")
+            if name != "R":
+                raise Unparsed(f"\\mathbb{{{name}}} is not read by the fast parser")
+            return Group("interval", (Apply("neg", (Sym("inf"),)), Sym("inf")), "(", ")")
         name = cmd[1:]
         if name in FUNCTIONS:
             return self._function(name)
@@ -511,11 +595,22 @@ class _Parser:
             inner = self.expr()
             self.expect("\\r" + name[2:])
             return Apply(name[1:], (inner,))
-        if name in ("overline", "bar", "vec", "hat", "mathbb", "mathcal", "circ"):
+        if name in ("overline", "bar", "vec", "hat", "mathcal", "circ"):
             raise Unparsed(f"\\{name} is not read by the fast parser")
         if len(name) > 1 and name in _GREEK:
             return Sym(name)
         raise Unparsed(f"unknown command {cmd}")
+
+    def _big_operator(self, op: str) -> Node:
+        """`\\sum_{k=a}^{b} body`: the body is the product that follows (TeX's convention)."""
+        self.expect("_")
+        lower = self.script()
+        self.expect("^")
+        upper = self.script()
+        if not (isinstance(lower, Relation) and lower.op == "=" and isinstance(lower.lhs, Sym)):
+            raise Unparsed(f"\\{op} needs a lower bound `k = a`")
+        body = self.term()
+        return Apply(op, (lower.lhs, lower.rhs, upper, body))
 
     def _function(self, name: str) -> Node:
         power: Node | None = None
@@ -580,9 +675,86 @@ _GREEK = _words("""alpha beta gamma delta epsilon varepsilon zeta eta theta vart
 omicron rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""")
 
 
+def _chain(items: list[Node], ops: list[str]) -> Node:
+    """A relation chain `a op b op c ...`.
+
+    A trailing approximation is dropped (`\\frac{\\sqrt3}{3} \\approx 0.577` is the exact value),
+    except right after a name (`x \\approx 0.577` says x = 0.577). A chain of equalities keeps its
+    first and last member (`x = 5 + 6 = 11` is x = 11). Other chains (`0 < x \\le 1`) nest to the
+    left: `Relation(<=, Relation(<, 0, x), 1)`.
+    """
+    approx = ("\\approx", "\\sim", "\\simeq")
+    for j, op in enumerate(ops):
+        if op in approx:
+            if j == 0 and len(items) >= 2 and is_label(items[0]):
+                ops = ["="]
+                items = items[:2]
+            else:
+                ops, items = ops[:j], items[:j + 1]
+            break
+    if not ops:
+        return items[0]
+    if all(op == "=" for op in ops):
+        return Relation("=", items[0], items[-1])
+    node: Node = Relation(ops[0], items[0], items[1])
+    for op, item in zip(ops[1:], items[2:], strict=True):
+        node = Relation(op, node, item)
+    return node
+
+
+def is_label(node: Node) -> bool:
+    """A name an answer may be written against: `x`, `f(x)`, `|AB|`, `\\frac{NO}{BO}`, `(p, q)`, `y_1`,
+    `V_1 : V_2`, `\\angle APC`: symbols combined by products, quotients, ratios, absolute value,
+    angles or tuples, with no number outside subscripts and no sum."""
+    if isinstance(node, Sym):
+        return node.name not in ("pi", "e", "i", "inf")
+    if isinstance(node, Apply):
+        if node.op == "index":
+            return isinstance(node.args[0], Sym)
+        if node.op in ("mul", "div", "ratio", "abs", "angle"):
+            return all(is_label(a) for a in node.args)
+        return False
+    if isinstance(node, Group) and node.kind in ("tuple", "interval") and node.left == "(":
+        return bool(node.items) and all(is_label(i) for i in node.items)
+    return False
+
+
+def _mixed_number(left: Node, right: Node) -> Node | None:
+    """`2\\frac{1}{2}` is 5/2 and `-1\\frac{1}{2}` is -3/2, not a product."""
+    if not (isinstance(right, Num) and right.form == "fraction" and 0 < right.value < 1):
+        return None
+    if isinstance(left, Num) and left.form == "int":
+        return Num(left.value + right.value, "mixed")
+    if isinstance(left, Apply) and left.op == "neg" and isinstance(left.args[0], Num) \
+            and left.args[0].form == "int":
+        return Num(-(left.args[0].value + right.value), "mixed")
+    return None
+
+
+def _percent(node: Node) -> Node:
+    """`33.5\\%` with percent="fraction": the number 0.335, still a plain number."""
+    if isinstance(node, Num):
+        return Num(node.value / 100, "percent")
+    return Apply("div", (node, Num(Fraction(100))))
+
+
+def _subscripted(base: Sym, sub: Node) -> Node:
+    """`y_1`, `a_{37}` are names; `F_k`, `F_{n-k-1}` are indexed terms, evaluated as a function of the index."""
+    if isinstance(sub, Num) and sub.form == "int":
+        return Sym(f"{base.name}_{sub.value.numerator}")
+    if isinstance(sub, Sym) and sub.name in ("pi", "e", "i", "inf"):
+        return Sym(f"{base.name}_{sub.name}")
+    return Apply("index", (base, sub))
+
+
 def _number(text: str) -> Num:
     if len(text) > MAX_DIGITS:
         raise TooComplex("number too long")
+    if "e" in text or "E" in text:
+        mantissa, _, exponent = text.lower().partition("e")
+        if abs(int(exponent)) > _MAX_SCIENTIFIC_EXPONENT:
+            raise TooComplex("exponent too large")
+        return Num(Fraction(mantissa.rstrip(".") or "0") * Fraction(10) ** int(exponent), "scientific")
     if "." in text:
         return Num(Fraction(text.rstrip(".") or "0"), "decimal" if not text.endswith(".") else "int")
     return Num(Fraction(int(text)), "int")
@@ -618,10 +790,14 @@ def parse_answer(answer: str, *, percent: str = "strip") -> Node:
     choice = _CHOICE.match(text)
     if choice:
         return Text((choice.group(1) or choice.group(2)).upper())
+    time = _TIME.match(text)
+    if time:
+        hours, minutes, half = time.groups()
+        return Text(f"{int(hours)}:{minutes} {half.lower()}m")
     if _WORD_ANSWER.match(text) and _is_word_answer(text):
         return Text(" ".join(text.strip("()").lower().split()))
     try:
-        return _Parser(tokenize(text)).answer()
+        return _Parser(tokenize(text), percent).answer()
     except RecursionError as exc:
         raise TooComplex("answer nested too deeply") from exc
 

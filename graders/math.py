@@ -4,73 +4,82 @@ The same functions grade `evalkit run` samples and compute RL rewards (`graders.
 verdict must be right, fast and bounded in time from any thread.
 
 How a pair is graded:
-1. Extraction (`graders.extract`): the text after the last `</think>`; the last `\\boxed{}` /
-   `\\fbox{}` / `\\boxed 5`, else the last "final answer is" / "the answer is" / "Answer:" phrase,
-   else the last number. The gold may be a bare answer (MATH-500 `answer`), a solution with a
-   box (MATH `solution`) or a GSM8K solution ending in `#### N`.
+1. Extraction (`graders.extract.math_answer`): the text after the last `</think>`; the last
+   `\\boxed{}` / `\\fbox{}` / `\\boxed 5` (or a group of boxes side by side), else the answer in the
+   statement after the last "final answer is" / "the answer is" / "Answer:", else the whole text
+   when it is itself an answer, else the final expression (the last math span, or a number
+   standing after it). The gold may be a bare answer (MATH-500 `answer`, with or without `$..$`),
+   a solution with a box (MATH `solution`) or a GSM8K solution ending in `#### N`.
 2. Fast path, in the calling process, no sympy (`graders.latex`, `graders.compare`): normalise
-   and parse both answers with a linear-time parser, then compare structures, exact rationals,
-   and otherwise values at pseudo-random points with mpmath. Size guards refuse power towers,
-   huge factorials and digit strings before evaluating. This decides almost every pair in
-   tens of microseconds.
+   and parse both answers with a linear-time parser, then compare solution sets, labelled values,
+   structures, exact rationals, and otherwise values at pseudo-random points with mpmath. Size
+   guards bound the work before evaluating (power towers, huge factorials, runaway sums). This
+   decides almost every pair in tens of microseconds.
 3. Slow path, only for what the fast path cannot read or decide (`graders.symbolic`): sympy or
    math-verify in a persistent worker process that is killed and replaced when it overruns
    `timeout_s` (`graders.deadline`). No signals, so it works from threads, asyncio and Ray.
-   An overrun is `Verdict(False, extracted, "timeout")`.
+   An overrun is `Verdict(False, extracted, "timeout")`, a worker crash on that input
+   `Verdict(False, extracted, "error")`. A worker that cannot start or a bad setting is not a
+   verdict: it raises `graders.errors.GraderUnavailable`.
 
 Grading policy (`graders.policy.GradingPolicy`; pass `policy=` to change one):
 - `reject_hedges`: "1 or 2", or `\\boxed{1}` or `\\boxed{2}`, is wrong for gold 1. Side-by-side
   boxes joined by "and" or commas are one list answer, right only for a gold list.
-- `reject_unevaluated`: against a plain-number gold, `\\boxed{123 \\times 456}` or `\\sqrt{25}`
-  restates the question instead of answering it: wrong ("unevaluated").
+- `reject_unevaluated="restatement"`: when the question is given (`question=`), an answer that
+  copies an expression of the question (`\\boxed{123 \\times 456}` for "Compute $123 \\times 456$.")
+  is wrong ("unevaluated"); any exact closed form is otherwise right (`10^3`, `5!`, `\\binom52`).
+  "any" refuses every form that is not a plain number (the rule of grader version 2).
 - `percent="strip"`: `25\\%` and 25 are the same answer; 0.25 is not (no silent x100).
 - `rel_tol=0`: numbers are compared exactly (`0.333` is not 1/3); a tolerance, when set,
   applies only to decimal answers against non-integer golds.
-- `unordered_lists`: "find all" lists and sets match in any order; tuples, intervals (with
-  their brackets: `(1, 2]` is not `(1, 2)`) and matrices element-wise in order.
-- `accept_assignment`: `x = 3` for gold 3 and 3 for gold `x = 3`.
+- `unordered_lists`: "find all" lists and sets match in any order (a repeated item counts once);
+  tuples, intervals (with their brackets: `(1, 2]` is not `(1, 2)`) and matrices in order.
+- `accept_assignment`: labelled answers by value: `x = 3` for gold 3, `(p,q) = (3,2)` for `(3,2)`,
+  `AB = 4, CD = 5` for `4, 5`, `2 = x`; both sides labelled are matched label by label.
+Fixed rules: inequalities, `x \\in S` and unions of intervals are compared as solution sets
+(`-x > -1` is `x < 1`); units in `\\text{}` and `^\\circ` are dropped; a single letter is never a
+unit; primes and case are significant (`f'(x)` is not `f(x)`); digit groups (`1,000`, `1\\,000`,
+`1 000`) are numbers and a decimal comma is not (`1,5` is a list); model text is never evaluated
+as code.
 Verdict reasons: equal, equal_symbolic (slow path), close (within rel_tol), different,
 different_brackets, hedged, unevaluated, undefined (`\\frac{1}{0}`), too_large / too_complex
 (past the size guards), no_answer, bad_gold, timeout, error.
-
-Fixed choices: units in `\\text{}` and `^\\circ` are dropped; a single letter is never a unit;
-primes and case are significant (`f'(x)` is not `f(x)`); digit groups (`1,000`, `1\\,000`,
-`1 000`) are numbers; model text is never evaluated as code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
 from graders.compare import Outcome, compare
-from graders.deadline import DeadlineExceeded, WorkerCrashed, shared_pool
-from graders.extract import Extraction, anchored_answer, answer_region, boxed_answer, hash_answer, last_number
-from graders.latex import TooComplex, Unparsed, normalize, parse_answer
-from graders.nodes import Node
+from graders.deadline import DeadlineExceeded, WorkerCrashed, configured_size, shared_pool
+from graders.errors import GraderUnavailable
+from graders.extract import Extraction, answer_region, boxed_answer, hash_answer, math_answer
+from graders.latex import TooComplex, Unparsed, normalize, parse_answer, undouble_backslashes
+from graders.nodes import Group, Node
 from graders.policy import DEFAULT_POLICY, GradingPolicy
+from graders.restatement import is_plain_number, restated
 from graders.symbolic import slow_equal
 from graders.verdict import Verdict
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 
 _WORKER_PRELOAD = ("graders.symbolic:warm_up",)
 _TEXT_HEDGE = re.compile(r"\bor\b")
-_CLUSTER_POLICY = GradingPolicy(reject_unevaluated=False)
+_CLUSTER_POLICY = GradingPolicy(reject_unevaluated="never")
+_MAX_WHOLE_TEXT = 300
+_DELIMITERS = re.compile(r"\$\$|\\\[|\\\]|\\\(|\\\)|(?<!\\)\$")
 
 
 def _extract(text: str) -> Extraction:
     region = answer_region(text)
     if region is None:
         return Extraction(None, "none")
-    for finder in (boxed_answer, anchored_answer, last_number):
-        found = finder(region)
-        if found is not None:
-            return found
-    return Extraction(None, "none")
+    return math_answer(region)
 
 
 def extract_answer(text: str) -> str | None:
@@ -80,16 +89,16 @@ def extract_answer(text: str) -> str | None:
 
 @lru_cache(maxsize=65536)
 def gold_answer(gold: str) -> str | None:
-    """The answer inside a gold: a bare answer, a solution with a box, or a `#### N` solution."""
+    """The answer inside a gold: a bare answer (math delimiters removed: `$21,16$ or $11$` is
+    `21,16 or 11`), a solution with a box (also one missing its closing brace), or a `#### N` solution."""
+    gold = undouble_backslashes(gold)
     if "\\boxed" in gold or "\\fbox" in gold:
-        found = boxed_answer(gold)
+        found = boxed_answer(gold, unclosed=True)
         return found.answer if found else None
     if "####" in gold:
         found = hash_answer(gold)
         return found.answer if found else None
-    text = gold.strip()
-    if len(text) >= 2 and text.startswith("$") and text.endswith("$"):
-        text = text.strip("$").strip()
+    text = _DELIMITERS.sub(" ", gold).strip().rstrip(".").strip()
     return text or None
 
 
@@ -136,38 +145,86 @@ def _spelling(answer: str, policy: GradingPolicy) -> str:
     return "".join(text.split()).rstrip(".")
 
 
+def _restates(pred: str, gold: str, question: str, policy: GradingPolicy) -> bool:
+    """An answer equal to a plain-number gold (or a list of them) that copies an expression of the question."""
+    p, g = _parse(pred, policy.percent).tree, _parse(gold, policy.percent).tree
+    if p is None or g is None:
+        return False
+    if isinstance(g, Group):
+        if not (isinstance(p, Group) and all(is_plain_number(i) for i in g.items)):
+            return False
+        return any(not is_plain_number(item) and restated(text, question)
+                   for item, text in zip(p.items, _top_level_parts(pred), strict=False))
+    return is_plain_number(g) and not is_plain_number(p) and restated(pred, question)
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """`123 \\times 456, (7, 8)` split at the commas outside brackets and braces."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch in ",;" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
 def _slow(pred: str, gold: str, policy: GradingPolicy, timeout_s: float) -> Outcome:
+    """The slow path on one pair. Only this input's timeout or crash becomes a verdict; a pool that
+    cannot start, a bad setting or a missing library raise GraderUnavailable."""
+    pool = shared_pool(_WORKER_PRELOAD)
     try:
-        same = shared_pool(_WORKER_PRELOAD).call(slow_equal, (pred, gold, policy.percent), timeout_s)
+        same = pool.call(slow_equal, (pred, gold, policy.percent), timeout_s)
     except DeadlineExceeded:
         return Outcome(False, "timeout")
     except WorkerCrashed:
         return Outcome(False, "error")
+    except GraderUnavailable:
+        raise
+    except ImportError as exc:
+        raise GraderUnavailable(f"the math grader's slow path needs {exc.name or 'a module'} in the worker: "
+                                f"{exc}; install evalkit's dependencies (pip install -e .)") from exc
     except Exception:  # the slow path failed on this input: not a correct answer
         return Outcome(False, "error")
     return Outcome(bool(same), "equal_symbolic" if same else "different")
 
 
-def grade(completion: str, gold: str, *, timeout_s: float = 1.0, policy: GradingPolicy = DEFAULT_POLICY) -> Verdict:
-    """Grade one completion against a gold (bare answer, boxed solution or `#### N` solution)."""
-    return grade_batch([completion], [gold], timeout_s=timeout_s, policy=policy)[0]
+def grade(completion: str, gold: str, *, question: str | None = None, timeout_s: float = 1.0,
+          policy: GradingPolicy = DEFAULT_POLICY) -> Verdict:
+    """Grade one completion against a gold (bare answer, boxed solution or `#### N` solution).
+
+    `question`: the problem text, when known; it lets the grader refuse an answer that restates
+    the question (`reject_unevaluated="restatement"`).
+    """
+    return grade_batch([completion], [gold], questions=[question], timeout_s=timeout_s, policy=policy)[0]
 
 
-def grade_batch(completions: list[str], golds: list[str], *, timeout_s: float = 1.0,
+def grade_batch(completions: Sequence[str], golds: Sequence[str], *,
+                questions: Sequence[str | None] | None = None, timeout_s: float = 1.0,
                 policy: GradingPolicy = DEFAULT_POLICY) -> list[Verdict]:
     """Grade pairs (e.g. one GRPO group); each distinct (prediction, gold) is decided once.
 
     Pairs that need the slow path run concurrently on the worker pool, each under `timeout_s`.
+    Raises GraderUnavailable (never a verdict) when the slow path cannot run at all.
     """
     if len(completions) != len(golds):
         raise ValueError(f"grade_batch got {len(completions)} completions but {len(golds)} golds")
+    if questions is not None and len(questions) != len(golds):
+        raise ValueError(f"grade_batch got {len(questions)} questions for {len(golds)} golds")
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+    configured_size()  # a bad setting raises now, not when the first hard pair needs the pool
     decided: dict[tuple[str, str], Outcome] = {}
     rows: list[tuple[Extraction, str | None]] = []
     for completion, gold in zip(completions, golds, strict=True):
-        found = _extract(completion)
         gold_text = gold_answer(gold)
+        found = _extract(completion)
+        if gold_text is not None and found.answer != gold_text and _is_the_gold(completion, gold_text, policy):
+            found = Extraction(gold_text, "whole")
         rows.append((found, gold_text))
         if found.answer is None or gold_text is None:
             continue
@@ -186,7 +243,24 @@ def grade_batch(completions: list[str], golds: list[str], *, timeout_s: float = 
             with ThreadPoolExecutor(max_workers=min(workers, len(pending))) as executor:
                 for key, outcome in zip(pending, executor.map(run, pending), strict=True):
                     decided[key] = outcome
-    return [_verdict(found, gold_text, decided) for found, gold_text in rows]
+    verdicts = []
+    for i, (found, gold_text) in enumerate(rows):
+        verdict = _verdict(found, gold_text, decided)
+        question = questions[i] if questions is not None else None
+        if verdict.correct and question and policy.reject_unevaluated == "restatement" \
+                and _restates(verdict.extracted or "", gold_text or "", question, policy):
+            verdict = Verdict(False, verdict.extracted, "unevaluated")
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _is_the_gold(completion: str, gold_text: str, policy: GradingPolicy) -> bool:
+    """A short completion that is the gold itself, written the same way (`odd $n$`, a sentence answer)."""
+    region = answer_region(completion)
+    if region is None or len(region) > _MAX_WHOLE_TEXT:
+        return False
+    text = _DELIMITERS.sub(" ", undouble_backslashes(region)).strip().rstrip(".").strip()
+    return bool(text) and _spelling(text, policy) == _spelling(gold_text, policy)
 
 
 def _verdict(found: Extraction, gold_text: str | None, decided: dict[tuple[str, str], Outcome]) -> Verdict:
@@ -202,7 +276,7 @@ def _verdict(found: Extraction, gold_text: str | None, decided: dict[tuple[str, 
 def is_equiv(a: str, b: str, *, timeout_s: float = 1.0) -> bool:
     """Whether two extracted answers are the same answer (used to cluster maj@k votes).
 
-    Restated forms count as equal here (`2^{10}` and 1024 are one cluster); hedges do not.
+    Closed forms count as equal here (`2^{10}` and 1024 are one cluster); hedges do not.
     """
     if a == b:
         return True
@@ -214,11 +288,12 @@ def is_equiv(a: str, b: str, *, timeout_s: float = 1.0) -> bool:
 
 def warm_up() -> None:
     """Start the slow-path worker pool now (about a second, once per process), so that the first
-    answer needing it is not delayed; useful before a timed evaluation or an RL step."""
+    answer needing it is not delayed; useful before a timed evaluation or an RL step. Raises
+    GraderUnavailable when the pool cannot start."""
     shared_pool(_WORKER_PRELOAD).warm_up()
 
 
-async def grade_async(completion: str, gold: str, *, timeout_s: float = 1.0,
+async def grade_async(completion: str, gold: str, *, question: str | None = None, timeout_s: float = 1.0,
                       policy: GradingPolicy = DEFAULT_POLICY) -> Verdict:
     """`grade` for asyncio code: runs in a thread so the event loop is never blocked."""
-    return await asyncio.to_thread(grade, completion, gold, timeout_s=timeout_s, policy=policy)
+    return await asyncio.to_thread(grade, completion, gold, question=question, timeout_s=timeout_s, policy=policy)

@@ -27,7 +27,9 @@ class Sym:
 
 @dataclass(frozen=True, slots=True)
 class Apply:
-    """An operation: add, mul, neg, pow, div, fact, sqrt, root, binom, abs, pm, union, a function name."""
+    """An operation: add, mul (n-ary), neg, pow, div, fact, sqrt, root, binom, abs, pm, union, intersect,
+    minus, ratio (`a:b`, n-ary), index (`F_{k}`: base, subscript), sum / prod (index variable, lower,
+    upper, body), angle, or a function name (sin, log, ...)."""
 
     op: str
     args: tuple[Node, ...]

@@ -10,28 +10,40 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+Unevaluated = Literal["restatement", "any", "never"]
+
 
 @dataclass(frozen=True)
 class GradingPolicy:
     #: An answer offering alternatives ("1 or 2", `\\boxed{1} or \\boxed{2}`) is wrong when the
     #: gold is one value. Against a gold list ("find all x") "or" reads as a list separator.
     reject_hedges: bool = True
-    #: Against a gold that is a plain number, an expression that merely evaluates to it
-    #: (`123 \\times 456`, `\\sqrt{25}`, `2^{10}`, `5!`) is a restatement, not an answer: wrong.
-    #: Fractions of integers, decimals and mixed numbers count as plain numbers.
-    reject_unevaluated: bool = True
+    #: Against a gold that is a plain number, when is an expression that evaluates to it wrong?
+    #: "restatement" (default): when it restates the question (`\\boxed{123 \\times 456}` for
+    #: "Compute $123 \\times 456$."; see `graders.restatement`); an exact closed form that is not
+    #: copied from the question (`10^3`, `\\binom{5}{2}`, `5!` for 1000, 10, 120) is correct, and so
+    #: is every closed form when no question is given. "any": every form that is not a plain
+    #: number (the rule before grader version 3). "never": no form is refused.
+    #: `True` / `False` are read as "any" / "never".
+    reject_unevaluated: Unevaluated = "restatement"
     #: "strip": `25\\%` is the number 25 (MATH golds write the sign, models often drop it);
     #: "fraction": `25\\%` is 1/4. Never both (Qwen's grader accepts 300 and 0.03 for 3).
     percent: Literal["strip", "fraction"] = "strip"
     #: Relative tolerance for a decimal answer against a gold that is not an integer (e.g. 0.333
     #: for 1/3 needs rel_tol >= 1e-3). 0 means exact. Integers are always compared exactly.
     rel_tol: float = 0.0
-    #: A bare list `a, b, c` (and a set) is compared as a multiset; tuples and intervals in order.
+    #: A bare list `a, b, c` (and a set) is compared as a set; tuples and intervals in order.
     unordered_lists: bool = True
-    #: `x = 3` is accepted for gold 3, and 3 for gold `x = 3` (an assignment to one variable).
+    #: Labelled answers are compared by value: `x = 3` for gold 3 and 3 for gold `x = 3`, also
+    #: `(p, q) = (3, 2)`, `AB = 4, CD = 5`, `f(x) = 1`, `2 = x` (see `graders.compare`).
     accept_assignment: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.reject_unevaluated, bool):
+            object.__setattr__(self, "reject_unevaluated", "any" if self.reject_unevaluated else "never")
+        if self.reject_unevaluated not in ("restatement", "any", "never"):
+            raise ValueError(f"reject_unevaluated must be 'restatement', 'any' or 'never', "
+                             f"got {self.reject_unevaluated!r}")
         if self.percent not in ("strip", "fraction"):
             raise ValueError(f"percent must be 'strip' or 'fraction', got {self.percent!r}")
         if not 0 <= self.rel_tol < 1:

@@ -39,15 +39,18 @@ def _grader(task: str) -> ModuleType:
     raise ValueError(f"unknown reward task {task!r}; use one of {', '.join(TASKS)}")
 
 
-def correctness_reward(completion: str, gold: str, *, task: str, timeout_s: float = 1.0) -> float:
-    """1.0 when the completion's final answer is the gold answer, else 0.0."""
-    return 1.0 if _grader(task).grade(completion, gold, timeout_s=timeout_s).correct else 0.0
+def correctness_reward(completion: str, gold: str, *, task: str, question: str | None = None,
+                       timeout_s: float = 1.0) -> float:
+    """1.0 when the completion's final answer is the gold answer, else 0.0 (`question`: the problem
+    text, so that restating it earns nothing; see `graders.math`)."""
+    verdict = _grader(task).grade(completion, gold, question=question, timeout_s=timeout_s)
+    return 1.0 if verdict.correct else 0.0
 
 
 def correctness_rewards(completions: Sequence[str], golds: Sequence[str], *, task: str,
-                        timeout_s: float = 1.0) -> list[float]:
+                        questions: Sequence[str | None] | None = None, timeout_s: float = 1.0) -> list[float]:
     """Batch form (one GRPO group or a whole step): golds and repeated answers are parsed once."""
-    verdicts = _grader(task).grade_batch(list(completions), list(golds), timeout_s=timeout_s)
+    verdicts = _grader(task).grade_batch(list(completions), list(golds), questions=questions, timeout_s=timeout_s)
     return [1.0 if v.correct else 0.0 for v in verdicts]
 
 

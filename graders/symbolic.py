@@ -74,10 +74,12 @@ def to_sympy(node: Node) -> Any:
         return constants[node.name] if node.name in constants else sympy.Symbol(node.name)
     if not isinstance(node, Apply):
         raise NotImplementedError(type(node).__name__)
-    args = [to_sympy(a) for a in node.args]
     op = node.op
+    if op in ("index", "sum", "prod", "ratio", "angle"):
+        raise NotImplementedError(op)
+    args = [to_sympy(a) for a in node.args]
     simple = {
-        "add": lambda: args[0] + args[1], "neg": lambda: -args[0], "mul": lambda: args[0] * args[1],
+        "add": lambda: sympy.Add(*args), "neg": lambda: -args[0], "mul": lambda: sympy.Mul(*args),
         "div": lambda: args[0] / args[1], "pow": lambda: sympy.Pow(args[0], args[1]),
         "fact": lambda: sympy.factorial(args[0]), "binom": lambda: sympy.binomial(args[0], args[1]),
         "root": lambda: sympy.root(args[0], args[1]),

@@ -19,7 +19,11 @@ def test_batch_rewards_equal_evaluation_verdicts():
     completions = ["\\boxed{4}", "\\boxed{5}", "no answer", "\\boxed{2^2}"]
     golds = ["4"] * 4
     expected = [1.0 if v.correct else 0.0 for v in gm.grade_batch(completions, golds)]
-    assert rewards.correctness_rewards(completions, golds, task="math") == expected == [1.0, 0.0, 0.0, 0.0]
+    assert rewards.correctness_rewards(completions, golds, task="math") == expected == [1.0, 0.0, 0.0, 1.0]
+    # With the question known, an answer that copies it earns nothing.
+    questions = ["What is $2^2$?"] * 4
+    assert rewards.correctness_rewards(completions, golds, task="math", questions=questions) == [1.0, 0.0, 0.0, 0.0]
+    assert rewards.correctness_reward("\\boxed{2^2}", "4", task="math", question="What is $2^2$?") == 0.0
 
 
 def test_format_reward_wants_a_closed_think_block_and_a_box():
