@@ -70,15 +70,14 @@ def compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
 
 
 def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
-    if isinstance(gold, Alternatives):  # a gold "a or b" (`\boxed{15\frac{39}{40}}` or `\boxed{\frac{639}{40}}`)
-        either = _any(list(gold.items), pred, policy, swap=True)
-        if either.same:
-            return either
-        gold = Group("list", _flat_items(gold.items))
     if is_set_notation(pred) or is_set_notation(gold):
         as_sets = _compare_sets(pred, gold)
         if as_sets is not None:
             return as_sets
+    if isinstance(gold, Alternatives):
+        if len(_distinct(gold.items, policy)) == 1:  # two spellings: `15\frac{39}{40}` or `\frac{639}{40}`
+            return _any(list(gold.items), pred, policy, swap=True)
+        gold = Group("list", _flat_items(gold.items))  # the solutions of a "find all": `$21,16$ or $11$`
     if isinstance(pred, Alternatives):
         distinct = _distinct(pred.items, policy)
         if isinstance(gold, Group) and gold.kind in ("list", "set") and len(gold.items) > 1:
@@ -474,7 +473,9 @@ def _deduped(items: tuple[Node, ...], policy: GradingPolicy) -> list[Node]:
 
 
 def _as_set(pred: tuple[Node, ...], gold: tuple[Node, ...], policy: GradingPolicy) -> Outcome:
-    """Each distinct predicted item matches a distinct gold item (greedy; answers are short lists)."""
+    """Each distinct predicted item matches a distinct gold item (greedy; answers are short lists).
+    An item `a \\pm b` stands for its two values."""
+    pred, gold = _expanded(pred), _expanded(gold)
     pred_items = _deduped(pred, policy) if len(pred) > 1 else list(pred)
     gold_items = _deduped(gold, policy) if len(gold) > 1 else list(gold)
     if len(pred_items) != len(gold_items):
@@ -491,6 +492,12 @@ def _as_set(pred: tuple[Node, ...], gold: tuple[Node, ...], policy: GradingPolic
         else:
             return UNKNOWN if unknown else DIFFERENT
     return EQUAL
+
+
+def _expanded(items: tuple[Node, ...]) -> tuple[Node, ...]:
+    if not any(_has_pm(i) for i in items):
+        return items
+    return tuple(value for item in items for value in (_expand_pm(item) if _has_pm(item) else [item]))
 
 
 def _is_set_op(node: Node) -> bool:

@@ -266,7 +266,10 @@ def _math_spans(text: str) -> list[_Span]:
 _NUMBER = re.compile(r"(?<![\w.\\^_/])[-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+(?![\d.])|\d+)(?:\.\d+)?"
                      r"(?:\s*/\s*\d+(?!\d|\.\d))?%?(?!\d|\.\d|[_\\])")
 _GLUED_WORD = re.compile(r"[A-Za-z]+")
-_CODE = re.compile(r"__\w+__|\bimport\b|\blambda\b|\w\(\)|\)\.\w+|\.\w+\(|\[\s*\w+\s+for\b|['\"]\w*['\"]\s*[,)]")
+_CODE = re.compile(r"__\w+__|\bimport\b|\blambda\b|\w\(\)|\)\.\w+|\.\w+\(|\[\s*\w+\s+for\b|['\"]\w*['\"]\s*[,)]"
+                   r"|\b(?:print|eval|exec|open|getattr|globals|locals|range|len)\s*\(|\breturn\s+\w|;\s*\w+\s*=[^=]")
+_OR_BEFORE = re.compile(r"\bor(?:\s+[A-Za-z]+){0,2}\s*$", re.IGNORECASE)
+_OR_AFTER = re.compile(r"\s*(?:,\s*)?or\b", re.IGNORECASE)
 _CONNECTOR = re.compile(r"^\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|\\text\{\s*(?:and|or)\s*\}\s*)$", re.IGNORECASE)
 _MATH_WORDS = FUNCTIONS | {"or", "and", "pi", "sqrt", "inf", "infinity", "mod", "pmod", "frac", "text"}
 _PROSE_WORD = re.compile(r"(?<![\\A-Za-z{])[A-Za-z]{2,}")
@@ -277,8 +280,9 @@ _MAX_WORD_ANSWER = 4
 _SENTENCE_WORDS = frozenset({
     "answer", "answers", "is", "are", "was", "were", "the", "therefore", "thus", "hence", "so", "we", "find",
     "found", "get", "gives", "obtain", "then", "which", "that", "final", "result", "equals", "equal", "because",
-    "since", "here",
+    "since", "here", "i", "it", "you", "they", "got", "have", "has", "maybe", "think",
 })
+_MAX_WORD_ANSWER_SPAN = 4  # `odd $n$`: a word answer may name a variable, not hold a calculation
 
 
 def math_answer(region: str) -> Extraction:
@@ -387,8 +391,9 @@ def _final_number(region: str, numbers: list[re.Match[str]]) -> Extraction | Non
         joiners.insert(0, "or" if re.search(r"\bor\b", gap, re.IGNORECASE) else ",")
         cur = prev
     before = region[line_start:cur.start()]
-    if re.search(r"\bor\s*$", before, re.IGNORECASE):
-        return None  # `<something> or 0`: an alternative to something that is not a number
+    after = region[last.end():line_end if line_end >= 0 else len(region)]
+    if _OR_BEFORE.search(before) or _OR_AFTER.match(after):
+        return None  # `<code> or 0`, `7, or maybe 8`, `12 or so`: offered as one of several, not stated
     answer = items[0]
     for joiner, item in zip(joiners, items[1:], strict=True):
         answer += f" or {item}" if joiner == "or" else f", {item}"
@@ -428,7 +433,10 @@ def _is_math(text: str) -> bool:
 def _is_word_answer(text: str) -> bool:
     """A short answer in words ("Evelyn", "odd $n$", "no solution"): no digits outside math, few
     words, none of them the words of a sentence about an answer ("the answer is", "we find")."""
-    outside = _blank_spans(text)
+    spans = _math_spans(text)
+    if any(len(span.text.strip()) > _MAX_WORD_ANSWER_SPAN for span in spans):
+        return False
+    outside = _blank_spans(text, spans)
     words = re.findall(r"[A-Za-z']+", outside)
     return (0 < len(words) <= _MAX_WORD_ANSWER and not re.search(r"\d", outside)
             and not re.search(r"[:;?!]|\.\s*\S", outside)

@@ -86,6 +86,7 @@ _DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*|\\,|\\ |\\;|\\:|~| )(?=\d{3}
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\^\s*\{\s*o\s*\}")
 _BACKSLASH_RUN = re.compile(r"\\+")
+_TRAILING_BREAK = re.compile(r"(?:\\\\\s*)+$")
 _DOUBLED_COMMAND = re.compile(r"\\\\[A-Za-z]")
 _PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percent(?:age)?|pct)\b\.?", re.IGNORECASE)
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})\s*([ap])\.?\s*m\.?$", re.IGNORECASE)
@@ -167,6 +168,7 @@ def normalize(answer: str, *, percent: str = "strip") -> str:
     s = unicodedata.normalize("NFKC", s)
     s = undouble_backslashes(s)
     s = _DIGIT_GROUP.sub("", s)  # before `\,` and `\!` are read as spaces
+    s = _TRAILING_BREAK.sub("", s)  # `185\\`: a line break after the answer
     s = s.replace("\\\\", " \\cr ")  # a matrix row break, before `\\ ` can be read as a space
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\$", " ").replace("$", " ")

@@ -146,16 +146,14 @@ def _spelling(answer: str, policy: GradingPolicy) -> str:
 
 
 def _restates(pred: str, gold: str, question: str, policy: GradingPolicy) -> bool:
-    """An answer equal to a plain-number gold (or a list of them) that copies an expression of the question."""
-    p, g = _parse(pred, policy.percent).tree, _parse(gold, policy.percent).tree
-    if p is None or g is None:
+    """An answer equal to the gold that copies an expression of the question (not the gold's spelling)."""
+    p = _parse(pred, policy.percent).tree
+    if p is None:
         return False
-    if isinstance(g, Group):
-        if not (isinstance(p, Group) and all(is_plain_number(i) for i in g.items)):
-            return False
-        return any(not is_plain_number(item) and restated(text, question)
+    if isinstance(p, Group):
+        return any(not is_plain_number(item) and restated(text, question, gold)
                    for item, text in zip(p.items, _top_level_parts(pred), strict=False))
-    return is_plain_number(g) and not is_plain_number(p) and restated(pred, question)
+    return not is_plain_number(p) and restated(pred, question, gold)
 
 
 def _top_level_parts(text: str) -> list[str]:
