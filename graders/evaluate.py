@@ -81,7 +81,7 @@ def exact(node: Node, env: dict[str, Fraction], budget: list[int]) -> Fraction:
         for arg in args:
             total = _sized(total + exact(arg, env, budget))
         return total
-    if op == "mul":
+    if op in ("mul", "call"):
         _spend(budget, len(args))
         product = Fraction(1)
         for arg in args:
@@ -317,12 +317,12 @@ class _Evaluator:
             return self._indexed(node, env)
         if op in ("max", "min", "gcd", "lcm", "ratio", "angle", "pm", "det", "union", "intersect", "minus"):
             raise NotNumeric(op)
-        if op in ("add", "mul"):
+        if op in ("add", "mul", "call"):
             _spend(self.budget, len(node.args))
         args = [self.value(a, env) for a in node.args]
         if op == "add":
             return mp.fsum(args)
-        if op == "mul":
+        if op in ("mul", "call"):  # `f(x)` is read as the product it is in value
             product = mp.mpf(1)
             for arg in args:
                 product *= arg

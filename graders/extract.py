@@ -205,11 +205,15 @@ def anchored_statement(text: str, *, start: int = 0) -> Extraction | None:
     return Extraction(answer, "anchor") if answer else None
 
 
+_SENTENCE_END = re.compile(r"(?<!\bi\.e)(?<!\be\.g)\.(?=\s|$)")
+_RESTATING = re.compile(r"(?:\bi\.e\.|\bthat is,?|\bnamely,?)\s*", re.IGNORECASE)
+
+
 def _statement(tail: str) -> str:
     """Text up to the end of its line and sentence ("." before a space or the end; a decimal point
     is followed by a digit, so `3.5` is kept whole), without quotation marks."""
     line = tail.split("\n", 1)[0]
-    return re.split(r"\.(?=\s|$)", line, maxsplit=1)[0].replace('\\"', " ").replace('"', " ")
+    return _SENTENCE_END.split(line, maxsplit=1)[0].replace('\\"', " ").replace('"', " ")
 
 
 def _strip_math_delimiters(answer: str) -> str:
@@ -268,6 +272,8 @@ _NUMBER = re.compile(r"(?<![\w.\\^_/])[-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:
 _GLUED_WORD = re.compile(r"[A-Za-z]+")
 _CODE = re.compile(r"__\w+__|\bimport\b|\blambda\b|\w\(\)|\)\.\w+|\.\w+\(|\[\s*\w+\s+for\b|['\"]\w*['\"]\s*[,)]"
                    r"|\b(?:print|eval|exec|open|getattr|globals|locals|range|len)\s*\(|\breturn\s+\w|;\s*\w+\s*=[^=]")
+_APPROX_BEFORE = re.compile(r"(?:about|approximately|approx\.?|roughly|around|nearly|~|\\approx|\u2248)\s*$",
+                            re.IGNORECASE)
 _OR_BEFORE = re.compile(r"\bor(?:\s+[A-Za-z]+){0,2}\s*$", re.IGNORECASE)
 _OR_AFTER = re.compile(r"\s*(?:,\s*)?or\b", re.IGNORECASE)
 _CONNECTOR = re.compile(r"^\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|\\text\{\s*(?:and|or)\s*\}\s*)$", re.IGNORECASE)
@@ -318,6 +324,9 @@ def anchored_answer(text: str, *, start: int = 0) -> Extraction | None:
 def _answer_in_statement(statement: str) -> str | None:
     if not statement or _CODE.search(statement):
         return None
+    restating = list(_RESTATING.finditer(statement))
+    if restating and statement[restating[-1].end():].strip():  # `x=2 and y=3, i.e. (2, 3)`: the last form
+        return _answer_in_statement(statement[restating[-1].end():])
     if _is_math(statement):
         return _without_delimiters(statement)
     verbs = list(re.finditer(r"\s(?:is|are|equals|was|be)\s", statement))
@@ -356,7 +365,9 @@ def final_expression(region: str) -> Extraction | None:
     if not spans and not numbers:
         return None
     if numbers and (not spans or numbers[-1].start() > spans[-1].end):
-        return _final_number(region, numbers)
+        found = _final_number(region, numbers)
+        if found is not None or not spans or not _APPROX_BEFORE.search(region[:numbers[-1].start()]):
+            return found
     parts = [spans[-1].text.strip()]
     joiners: list[str] = []
     for prev, cur in zip(reversed(spans[:-1]), reversed(spans[1:]), strict=True):
@@ -392,6 +403,8 @@ def _final_number(region: str, numbers: list[re.Match[str]]) -> Extraction | Non
         cur = prev
     before = region[line_start:cur.start()]
     after = region[last.end():line_end if line_end >= 0 else len(region)]
+    if _APPROX_BEFORE.search(before):
+        return None  # `$\frac{1}{6}$, or about 16.7%`: an approximation of what was stated before
     if _OR_BEFORE.search(before) or _OR_AFTER.match(after):
         return None  # `<code> or 0`, `7, or maybe 8`, `12 or so`: offered as one of several, not stated
     answer = items[0]

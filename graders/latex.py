@@ -35,7 +35,8 @@ import re
 import unicodedata
 from fractions import Fraction
 
-from graders.nodes import Alternatives, Apply, Group, Node, Num, Relation, Sym, Text
+from graders.evaluate import free_symbols
+from graders.nodes import CONSTANTS, Alternatives, Apply, Group, Node, Num, Relation, Sym, Text
 
 #: Inputs longer than this are not parsed at all (no answer is this long; the work stays linear).
 MAX_ANSWER_CHARS = 20_000
@@ -187,7 +188,24 @@ def normalize(answer: str, *, percent: str = "strip") -> str:
     s = _TRAILING_WORDS.sub(lambda m: "" if _all_units(m.group()) or _words_only(s, m) else m.group(), s)
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
+    elif "," in s:
+        s = _grouped_value(s)
     return s.strip()
+
+
+_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
+
+
+def _grouped_value(s: str) -> str:
+    """`x = 1,000`: a comma-grouped number that holds every comma of the answer is one number,
+    unless brackets make it a pair or an interval (`[1,500]`)."""
+    found = list(_GROUPED.finditer(s))
+    if len(found) != 1:
+        return s
+    m = found[0]
+    if m.group().count(",") != s.count(",") or s[:m.start()].rstrip()[-1:] in "([{" and m.start() > 0:
+        return s
+    return s[:m.start()] + m.group().replace(",", "") + s[m.end():]
 
 
 # Words are separated by spaces, so the match cannot split a word in many ways (no backtracking blow-up).
@@ -376,10 +394,13 @@ class _Parser:
                 self.take()
                 factors = [Apply("div", (_product(factors), self.unary()))]
             elif self._starts_atom():
+                call = self.peek() == "(" and isinstance(factors[-1], Sym) and factors[-1].name not in CONSTANTS
                 rhs = self.unary(implicit=True)
                 mixed = _mixed_number(factors[-1], rhs)
                 if mixed is not None:
                     factors[-1] = mixed
+                elif call:  # `f(2)`, `P(A)`: a product in value, but it can name an answer (`f(2) = 9`)
+                    factors[-1] = Apply("call", (factors[-1], rhs))
                 else:
                     factors.append(rhs)
             else:
@@ -706,13 +727,16 @@ def _chain(items: list[Node], ops: list[str]) -> Node:
 
 def is_label(node: Node) -> bool:
     """A name an answer may be written against: `x`, `f(x)`, `|AB|`, `\\frac{NO}{BO}`, `(p, q)`, `y_1`,
-    `V_1 : V_2`, `\\angle APC`: symbols combined by products, quotients, ratios, absolute value,
-    angles or tuples, with no number outside subscripts and no sum."""
+    `V_1 : V_2`, `\\angle APC`, `f(2)`: symbols combined by products, quotients, ratios, absolute value,
+    angles or tuples, with no number outside subscripts and function arguments, and no sum."""
     if isinstance(node, Sym):
         return node.name not in ("pi", "e", "i", "inf")
     if isinstance(node, Apply):
         if node.op == "index":
             return isinstance(node.args[0], Sym)
+        if node.op == "call":  # `f(x)`, `f(2)`, `P(A)`, but not `x(x + 1)`
+            name, arg = node.args
+            return isinstance(name, Sym) and not isinstance(arg, Group) and name.name not in free_symbols(arg)
         if node.op in ("mul", "div", "ratio", "abs", "angle"):
             return all(is_label(a) for a in node.args)
         return False

@@ -29,7 +29,8 @@ class Sym:
 class Apply:
     """An operation: add, mul (n-ary), neg, pow, div, fact, sqrt, root, binom, abs, pm, union, intersect,
     minus, ratio (`a:b`, n-ary), index (`F_{k}`: base, subscript), sum / prod (index variable, lower,
-    upper, body), angle, or a function name (sin, log, ...)."""
+    upper, body), angle, call (`f(x)`: a name applied to an argument, a product in value), or a
+    function name (sin, log, ...)."""
 
     op: str
     args: tuple[Node, ...]

@@ -80,6 +80,7 @@ def to_sympy(node: Node) -> Any:
     args = [to_sympy(a) for a in node.args]
     simple = {
         "add": lambda: sympy.Add(*args), "neg": lambda: -args[0], "mul": lambda: sympy.Mul(*args),
+        "call": lambda: sympy.Mul(*args),
         "div": lambda: args[0] / args[1], "pow": lambda: sympy.Pow(args[0], args[1]),
         "fact": lambda: sympy.factorial(args[0]), "binom": lambda: sympy.binomial(args[0], args[1]),
         "root": lambda: sympy.root(args[0], args[1]),
