@@ -65,10 +65,11 @@ def test_size_limits_bound_the_work_not_the_length():
 @pytest.mark.parametrize("text", ["1" + "a" * 1990 + "!", "1 " + "ab " * 600 + "!", "x" * 1999, "{" * 999 + "}" * 999,
                                   "\\text{" * 300, "1," * 999, "0." + "9" * 1990])
 def test_long_adversarial_answers_are_handled_fast(text):
-    start = time.perf_counter()
+    parse_answer("x+1")  # imports and compiled patterns are not the input's cost
+    start = time.process_time()
     with contextlib.suppress(Unparsed):
         parse_answer(text)
-    assert time.perf_counter() - start < 0.2
+    assert time.process_time() - start < 0.2
 
 
 @given(st.fractions(max_denominator=10**6), st.sampled_from(["frac", "dfrac", "decimal", "slash"]))
