@@ -70,6 +70,8 @@ def compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
 
 
 def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
+    if _too_many_items(pred) or _too_many_items(gold):
+        return Outcome(False, "too_complex")  # matching items is quadratic; no answer lists this many
     if is_set_notation(pred) or is_set_notation(gold):
         as_sets = _compare_sets(pred, gold)
         if as_sets is not None:
@@ -107,6 +109,10 @@ def _compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     if _is_ratio(gold) or _is_ratio(pred):
         return _compare_ratios(pred, gold, policy)
     return _compare_scalars(pred, gold, policy)
+
+
+def _too_many_items(node: Node) -> bool:
+    return isinstance(node, (Group, Alternatives)) and len(node.items) > MAX_ITEMS
 
 
 def _flat_items(items: tuple[Node, ...]) -> tuple[Node, ...]:
@@ -347,8 +353,6 @@ def _compare_groups(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
         if gold.kind in ("set", "list") and len(_deduped(gold.items, policy)) == 1:
             return _compare(pred, gold.items[0], policy)
         return DIFFERENT
-    if len(pred.items) > MAX_ITEMS or len(gold.items) > MAX_ITEMS:
-        return Outcome(False, "too_complex")  # the set match is quadratic; no answer is this long
     gk, pk = gold.kind, pred.kind
     if gk == "matrix" or pk == "matrix":
         return _compare_matrices(pred, gold, policy)

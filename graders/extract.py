@@ -337,6 +337,16 @@ def _answer_in_statement(statement: str) -> str | None:
             return found
     spans = _math_spans(statement)
     numbers = _standalone_numbers(_blank_spans(statement))
+    if spans and not statement[:spans[0].start].strip():  # the anchor is followed by math: that is the answer
+        return spans[0].text.strip() or None
+    if numbers and not statement[:numbers[0].start()].strip() and not (spans and spans[0].start < numbers[0].start()):
+        answer = numbers[0].group().strip()  # "The answer is 42 because ...", "... is 1 or 2, definitely 2"
+        for prev, cur in zip(numbers, numbers[1:], strict=False):
+            gap = statement[prev.end():cur.start()]
+            if not _CONNECTOR.match(gap):
+                break
+            answer += (" or " if re.search(r"\bor\b", gap, re.IGNORECASE) else ", ") + cur.group().strip()
+        return answer
     if len(spans) == 1 and not numbers:
         return spans[0].text.strip() or None
     if len(numbers) == 1 and not spans:

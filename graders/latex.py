@@ -172,6 +172,7 @@ def normalize(answer: str, *, percent: str = "strip") -> str:
     s = _TRAILING_BREAK.sub("", s)  # `185\\`: a line break after the answer
     s = s.replace("\\\\", " \\cr ")  # a matrix row break, before `\\ ` can be read as a space
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\\dbinom", "\\binom").replace("\\tbinom", "\\binom")
     s = s.replace("\\$", " ").replace("$", " ")
     s = s.replace("\\left.", "").replace("\\right.", "")
     s = _SPACING.sub("", s)
@@ -618,7 +619,9 @@ class _Parser:
             inner = self.expr()
             self.expect("\\r" + name[2:])
             return Apply(name[1:], (inner,))
-        if name in ("overline", "bar", "vec", "hat", "mathcal", "circ"):
+        if name in _DECORATIONS:  # `\\hat{x}`, `\\overline{AB}`, `\\vec{v}`: a name of its own
+            return Sym(f"{_DECORATIONS[name]}({_key(self.script())})")
+        if name in ("mathcal", "mathfrak", "circ"):
             raise Unparsed(f"\\{name} is not read by the fast parser")
         if len(name) > 1 and name in _GREEK:
             return Sym(name)
@@ -694,6 +697,9 @@ class _Parser:
                 return
 
 
+_DECORATIONS = {"hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "vec": "vec",
+                "overrightarrow": "vec", "tilde": "tilde", "widetilde": "tilde", "dot": "dot", "ddot": "ddot",
+                "check": "check", "breve": "breve", "underline": "underline"}
 _GREEK = _words("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi
 omicron rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega""")
 

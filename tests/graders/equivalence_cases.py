@@ -230,7 +230,7 @@ KIND2 += _cases("lenient", [
     ("\\boxed{3}, then after much more work the answer is \\boxed{4}", "4", True),
     ("\\boxed{3}, then after much more work the answer is \\boxed{4}", "3, 4", False),
     ("\\boxed{10} and then \\boxed{42}", "42", True),
-    ("The answer is 1 or 2, definitely 2", "2", True),
+    ("The answer is 1 or 2, definitely 2", "2", False, {"reason": "hedged"}),  # a hedge, then a guess
 ])
 
 
@@ -451,6 +451,13 @@ KIND5 = _cases("gaps", [
     (r"\boxed{\binom{2026}{1013}}", r"\binom{2026}{1013}", True),
     (r"\boxed{2024^{4046}}", r"2024^{4046}", True),
     (r"\boxed{\frac{6\sqrt{1789-240\sqrt{21}}+8\sqrt{1236-240\sqrt{21}}}{5}}", r"96-10\sqrt{21}", True),
+    # decorated names are names of their own
+    (r"\boxed{\hat{x} + 1}", r"1 + \hat{x}", True),
+    (r"\boxed{\hat{x}}", "x", False),
+    (r"\boxed{\overline{AB} = 5}", "5", True),
+    (r"\boxed{\bar{x}}", r"\overline{x}", True),
+    (r"\boxed{\vec{v} + \vec{w}}", r"\vec{w} + \vec{v}", True),
+    (r"\boxed{\dbinom{6}{3}}", "20", True),
 ])
 _PINNED = [  # (completion, gold, evalkit's verdict, the peer that expects the opposite and why)
     # decimal commas: `1,5` is a list in evalkit (MATH writes 1,000 and lists with commas)
@@ -507,4 +514,178 @@ KIND6 = _cases("fast_path", [
      r"\begin{pmatrix}\frac{1}{3\sqrt[3]{x}^2}&0\\-\sin(x)&0\end{pmatrix}", True),
 ])
 
-CASES: list[Case] = KIND0 + KIND1 + KIND2 + KIND3 + KIND4 + KIND5 + KIND6
+# -- generated families: the same kinds over many values (fixed seed, verdicts by construction) ------
+
+
+def _families() -> list[Case]:
+    import math
+    import random
+    from fractions import Fraction
+
+    rng = random.Random(11)
+    out: list[Case] = []
+
+    def add(kind: str, completion: str, gold: str, correct: bool, **extra) -> None:
+        out.append(Case(completion, gold, correct, kind=kind, **extra))
+
+    def frac(value: Fraction) -> str:
+        if value.denominator == 1:
+            return str(value.numerator)
+        sign = "-" if value < 0 else ""
+        return f"{sign}\\frac{{{abs(value.numerator)}}}{{{value.denominator}}}"
+
+    # kind 0: closed forms against the plain number they equal; one off is wrong
+    for _ in range(40):
+        a, b = rng.randint(2, 12), rng.randint(2, 9)
+        add("closed_form", f"\\boxed{{{a}^{{{b}}}}}", str(a**b), True)
+        add("closed_form", f"\\boxed{{{a}^{{{b}}}}}", str(a**b + 1), False)
+    for _ in range(25):
+        n = rng.randint(3, 20)
+        k = rng.randint(0, n)
+        add("closed_form", f"The answer is $\\binom{{{n}}}{{{k}}}$.", str(math.comb(n, k)), True)
+        add("closed_form", f"\\boxed{{\\dbinom{{{n}}}{{{k}}}}}", str(math.comb(n, k) + 2), False)
+    for n in range(2, 12):
+        add("closed_form", f"\\boxed{{{n}!}}", str(math.factorial(n)), True)
+        add("closed_form", f"\\boxed{{{n}!}}", str(math.factorial(n - 1)), False)
+    for base in (2, 3, 5, 10):
+        for e in range(1, 6):
+            add("closed_form", f"\\boxed{{\\log_{{{base}}} {base**e}}}", str(e), True)
+            add("closed_form", f"\\boxed{{\\sqrt[{e + 1}]{{{base ** (e + 1)}}}}}", str(base), True)
+    for _ in range(25):
+        mantissa = Fraction(rng.randint(11, 99), 10)
+        e = rng.randint(-6, 8)
+        value = mantissa * Fraction(10) ** e
+        add("closed_form", f"\\boxed{{{float(mantissa)} \\times 10^{{{e}}}}}", frac(value), True,
+            policy={"reject_unevaluated": "any"})
+        add("closed_form", f"\\boxed{{{float(mantissa)} \\times 10^{{{e + 1}}}}}", frac(value), False)
+    for _ in range(20):
+        whole, num, den = rng.randint(1, 9), rng.randint(1, 8), rng.randint(9, 15)
+        value = whole + Fraction(num, den)
+        add("closed_form", f"\\boxed{{-{whole}\\frac{{{num}}}{{{den}}}}}", frac(-value), True)
+        add("closed_form", f"\\boxed{{{whole}\\frac{{{num}}}{{{den}}}}}", frac(Fraction(whole * num, den)), False)
+
+    # kind 0: restatements of the question, and honest answers to the same question
+    for _ in range(40):
+        a, b = rng.randint(12, 999), rng.randint(12, 999)
+        op, value = rng.choice([("\\times", a * b), ("+", a + b), ("-", a - b)])
+        question = f"Compute ${a} {op} {b}$."
+        add("restatement", f"\\boxed{{{a} {op} {b}}}", str(value), False, question=question, reason="unevaluated")
+        add("restatement", f"\\boxed{{{value}}}", str(value), True, question=question)
+        add("restatement", f"\\boxed{{{value + 1}}}", str(value), False, question=question)
+        add("restatement", f"\\boxed{{{a} {op} {b}}}", str(value), True)  # no question: a closed form
+    for _ in range(15):
+        a, b = rng.randint(2, 9), rng.randint(2, 6)
+        add("restatement", f"\\boxed{{{a}^{{{b}}}}}", str(a**b), False, question=f"What is ${a}^{{{b}}}$?")
+        add("restatement", f"\\boxed{{{a}^{{{b}}}}}", str(a**b), True,
+            question=f"A tree branches into {a} at each of {b} levels. How many leaves are there?")
+
+    # kind 1: completions without a box
+    templates = ["so the answer is {}.", "Therefore the total is {}.", "Final Answer: The final answer is ${}$. I hope it is correct.",
+                 "We conclude that the value equals ${}$.", "Answer: {}", "The result is {} (after simplifying).",
+                 "Thus, the number of ways is {}.", "{}"]
+    for _ in range(45):
+        value = Fraction(rng.randint(-500, 500), rng.choice([1, 1, 1, 2, 3, 4, 7]))
+        spelled = rng.choice([frac(value), f"{value.numerator}/{value.denominator}" if value.denominator > 1 else str(value)])
+        template = rng.choice(templates)
+        text = template.format(spelled if "$" in template or "\\" not in spelled else f"${spelled}$")
+        add("no_box", text, frac(value), True)
+        add("no_box", text, frac(value + 1), False)
+    for _ in range(20):
+        x, y = rng.randint(-20, 20), rng.randint(-20, 20)
+        add("no_box", f"So the point is $({x}, {y})$.", f"({x},{y})", True)
+        add("no_box", f"So the point is $({x}, {y})$.", str(y), False)
+        add("no_box", f"Hence the answer is ${x}$ and then we check with {abs(y) + 100} trials.", str(x), True)
+
+    # kind 2: numbers that do not stand as answers
+    for _ in range(30):
+        n = rng.randint(2, 99)
+        word = rng.choice(["AB", "XYZ", "id", "v", "K"])
+        add("lenient", f"The code is {word}{n}{rng.choice(['', 'Q', 'x'])}", str(n), False)
+        add("lenient", f"I think it is {n} or {n + 1}", str(n + 1), False, reason="hedged")
+        add("lenient", f"print({n})", str(n), False)
+        add("lenient", f"It is {n}.", str(n), True)
+
+    # kind 3: labelled answers, the label on either side or on both
+    labels = ["x", "y", "n", "k", "a_1", "f(x)", "|AB|", "AB", "\\angle ABC", "P(A)", "f(3)"]
+    for _ in range(40):
+        value = Fraction(rng.randint(-50, 50), rng.choice([1, 2, 5]))
+        label = rng.choice(labels)
+        add("labels", f"\\boxed{{{label} = {frac(value)}}}", frac(value), True)
+        add("labels", f"\\boxed{{{frac(value)}}}", f"{label}={frac(value)}", True)
+        add("labels", f"\\boxed{{{frac(value)} = {label}}}", frac(value), True)
+        add("labels", f"\\boxed{{{label} = {frac(value + 1)}}}", frac(value), False)
+    for _ in range(20):
+        p, q = rng.randint(1, 30), rng.randint(1, 30)
+        add("labels", f"\\boxed{{(p,q) = ({p},{q})}}", f"({p},{q})", True)
+        add("labels", f"\\boxed{{p = {p}, q = {q}}}", f"({p},{q})", True)
+        add("labels", f"\\boxed{{q = {q}, p = {p}}}", f"p={p}, q={q}", True)
+        if p != q:
+            add("labels", f"\\boxed{{q = {p}, p = {q}}}", f"p={p}, q={q}", False)
+
+    # kind 4: solution sets
+    for _ in range(40):
+        lo, hi = sorted(rng.sample(range(-30, 30), 2))
+        a = rng.randint(1, 5)
+        add("sets", f"\\boxed{{{lo} < x \\le {hi}}}", f"({lo}, {hi}]", True)
+        add("sets", f"\\boxed{{{lo} < x \\le {hi}}}", f"[{lo}, {hi}]", False)
+        add("sets", f"\\boxed{{{a}x > {a * lo}}}", f"({lo}, \\infty)", True)
+        add("sets", f"\\boxed{{-{a}x > {-a * lo}}}", f"(-\\infty, {lo})", True)
+        add("sets", f"\\boxed{{-{a}x > {-a * lo}}}", f"({lo}, \\infty)", False)
+        mid, radius = rng.randint(-9, 9), rng.randint(1, 9)
+        add("sets", f"\\boxed{{|x - ({mid})| \\le {radius}}}", f"[{mid - radius}, {mid + radius}]", True)
+        add("sets", f"\\boxed{{|x - ({mid})| > {radius}}}",
+            f"(-\\infty, {mid - radius}) \\cup ({mid + radius}, \\infty)", True)
+
+    # kind 5: digit groups, ratios, approximations
+    for _ in range(30):
+        n = rng.randint(1000, 10**9)
+        add("gaps", f"\\boxed{{{n:,}}}".replace(",", ",\\!"), str(n), True)
+        add("gaps", f"\\boxed{{{n:,}}}".replace(",", "{,}"), str(n), True)
+        add("gaps", f"The answer is {n:,}.".replace(",", " ") if n < 10**6 else f"The answer is {n:,}.", str(n), True)
+        add("gaps", f"\\boxed{{{n + 1:,}}}".replace(",", "\\,"), str(n), False)
+        a, b = rng.randint(1, 40), rng.randint(1, 40)
+        g = math.gcd(a, b)
+        add("gaps", f"\\boxed{{{a // g}:{b // g}}}", f"{a}:{b}", True)
+        add("gaps", f"\\boxed{{{a}:{b + 1}}}", f"{a}:{b}", a * (b + 1) == b * a)  # equal only if proportional
+    return out
+
+
+FAMILIES = _families()
+
+CASES: list[Case] = KIND0 + KIND1 + KIND2 + KIND3 + KIND4 + KIND5 + KIND6 + FAMILIES
+
+
+# -- adversarial inputs: each must be decided (wrong) within the timeout ---------------------------
+
+ADVERSARIAL = [
+    "\\boxed{2^{2^{2^{2^{2^{2}}}}}}",
+    "\\boxed{(10^6)!}",
+    "\\boxed{10^{100000000}}",
+    "\\boxed{9^{9^{9^{9^{9}}}}!}",
+    "\\boxed{" + "{" * 60 + "1" + "}" * 60 + "}",
+    "\\boxed{" + "(" * 400 + "1" + ")" * 400 + "}",
+    "\\boxed{" + "+".join(["1"] * 3000) + "}",
+    "\\boxed{" + "9" * 20000 + "}",
+    "\\(" * 30000,
+    "$" * 30001,
+    "\\boxed{\\sin(10^{99999})}",
+    "\\boxed{" + "*".join(["2^{999999}"] * 150) + "}",
+    "\\boxed{" + "+".join(["\\binom{99999}{49999}"] * 40) + "}",
+    "\\boxed{" + "+".join(["999!"] * 300) + "}",
+    "\\boxed{" + "9" * 4200 + "}",
+    "\\boxed{\\sum_{k=1}^{10^{9}} k}",
+    "\\boxed{\\sum_{i=1}^{200} \\sum_{j=1}^{200} \\sum_{k=1}^{200} ijk}",
+    "\\boxed{\\prod_{k=1}^{100000} k}",
+    "\\boxed{x^{x^{x^{x^{x^{x}}}}}}",
+    "\\boxed{" + "\\sqrt{" * 90 + "2" + "}" * 90 + "}",
+    "\\boxed{" + "\\frac{1}{" * 45 + "2" + "}" * 45 + "}",
+    "\\boxed{" + " or ".join(str(k) for k in range(2000)) + "}",
+    "\\boxed{" + ", ".join(f"({k}, {k + 1})" for k in range(500)) + "}",
+    "\\boxed{(x-1)(x-2)(x-3)(x-4)(x-5)(x-6)(x-7)(x-8)(x-9) > 0}",
+    "\\boxed{0 < x < 1 < x < 2 < x < 3 < x < 4 < x < 5 < x < 6}",
+    "\\boxed{1e400}",
+    "\\boxed{10^{10^{10}} - 10^{10^{10}} + 3}",
+    "The answer is " + "so " * 50000 + "3 or 4",
+    "x" * 200000,
+    "\\boxed{\\mathfrak{a} + (10^{6})! + 9^{9^{9^{9}}}}",  # unreadable for the fast path: worker, killed on time
+]

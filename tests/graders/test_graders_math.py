@@ -5,6 +5,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from equivalence_cases import ADVERSARIAL
 
 from graders import math as gm
 from graders.policy import GradingPolicy
@@ -130,23 +131,6 @@ def test_wrong_hedged_and_restated_answers_are_rejected(completion, gold, reason
     assert verdict.reason == reason
 
 
-ADVERSARIAL = [
-    "\\boxed{2^{2^{2^{2^{2^{2}}}}}}",
-    "\\boxed{(10^6)!}",
-    "\\boxed{10^{100000000}}",
-    "\\boxed{9^{9^{9^{9^{9}}}}!}",
-    "\\boxed{" + "{" * 60 + "1" + "}" * 60 + "}",
-    "\\boxed{" + "(" * 400 + "1" + ")" * 400 + "}",
-    "\\boxed{" + "+".join(["1"] * 3000) + "}",
-    "\\boxed{" + "9" * 20000 + "}",
-    "\\(" * 30000,
-    "\\boxed{\\sin(10^{99999})}",
-    "\\boxed{" + "*".join(["2^{999999}"] * 150) + "}",
-    "\\boxed{" + "+".join(["\\binom{99999}{49999}"] * 40) + "}",
-    "\\boxed{" + "+".join(["999!"] * 300) + "}",
-    "\\boxed{" + "9" * 4200 + "}",
-    "\\boxed{\\hat{a} + (10^{6})! + 9^{9^{9^{9}}}}",  # unreadable for the fast path: worker, killed on time
-]
 
 
 @pytest.mark.parametrize("completion", ADVERSARIAL)
@@ -159,17 +143,17 @@ def test_adversarial_inputs_are_bounded_by_the_timeout(completion):
 
 
 def test_a_replaced_worker_serves_the_next_item_quickly():
-    gm.grade("\\boxed{\\hat{x}}", "1")
-    assert gm.grade("\\boxed{\\hat{a} + (10^{6})! + 9^{9^{9^{9}}}}", "3", timeout_s=0.3).reason == "timeout"
+    gm.grade("\\boxed{\\mathfrak{x}}", "1")
+    assert gm.grade("\\boxed{\\mathfrak{a} + (10^{6})! + 9^{9^{9^{9}}}}", "3", timeout_s=0.3).reason == "timeout"
     start = time.monotonic()
-    assert gm.grade("\\boxed{\\hat{x}}", "\\hat{x}").correct
-    assert gm.grade("\\boxed{\\hat{y}}", "\\hat{x}").reason == "different"
+    assert gm.grade("\\boxed{\\mathfrak{x}}", "\\mathfrak{x}").correct
+    assert gm.grade("\\boxed{\\mathfrak{y}}", "\\mathfrak{x}").reason == "different"
     assert time.monotonic() - start < 1.0
 
 
 def test_grading_from_threads_and_asyncio_gives_the_same_verdicts():
     pairs = [(c, g) for c, g in EQUIVALENT] + [(c, g) for c, g, _ in WRONG]
-    pairs.append(("\\boxed{\\hat{x}}", "\\hat{x}"))  # one slow-path pair, through the worker pool
+    pairs.append(("\\boxed{\\mathfrak{x}}", "\\mathfrak{x}"))  # one slow-path pair, through the worker pool
     expected = [gm.grade(c, g) for c, g in pairs]
     with ThreadPoolExecutor(max_workers=8) as pool:
         threaded = list(pool.map(lambda p: gm.grade(*p), pairs))

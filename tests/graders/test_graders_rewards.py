@@ -80,7 +80,7 @@ def test_verl_compute_score_called_like_the_reward_manager():
 def test_rewards_work_from_worker_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    jobs = [("\\boxed{\\hat{x}}", "\\hat{x}"), ("\\boxed{2}", "2"), ("\\boxed{3}", "2")] * 4
+    jobs = [("\\boxed{\\mathfrak{x}}", "\\mathfrak{x}"), ("\\boxed{2}", "2"), ("\\boxed{3}", "2")] * 4
     with ThreadPoolExecutor(max_workers=4) as pool:
         out = list(pool.map(lambda j: rewards.correctness_reward(j[0], j[1], task="math"), jobs))
     assert out == [1.0, 1.0, 0.0] * 4

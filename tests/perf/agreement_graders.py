@@ -1,4 +1,5 @@
-"""Agreement of evalkit's math graders and of math-verify with the labels of real model outputs.
+"""Agreement of evalkit's math graders and of math-verify with the labels of real model outputs,
+and with the verdicts of the equivalence cases (tests/graders/equivalence_cases.py).
 
 Run:  python tests/perf/agreement_graders.py [--data /work/shared/data] [--max-list 60]
 
@@ -10,6 +11,11 @@ default configs, on the main thread). Every pair where evalkit disagrees with th
 listed with the extracted answer, the gold, the reason evalkit gives, math-verify's verdict and
 why (each reviewed by hand; `LABEL_ERRORS` records the labels found wrong, and the table shows
 agreement with the raw labels and with those corrected).
+
+The equivalence cases are graded by both graders the same way (math-verify with the gold wrapped in
+`\\boxed{}` unless it already has math delimiters); the table gives, per kind, how many verdicts
+each grader gets right. Cases with a question or a policy override are graded by evalkit with them
+(math-verify has neither); cases marked `peer` are conventions evalkit deliberately does not share.
 """
 
 from __future__ import annotations
@@ -24,9 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graders"))
+
+from equivalence_cases import CASES  # noqa: E402
 
 from graders import gsm8k as ours_gsm8k  # noqa: E402
 from graders import math as ours_math  # noqa: E402
+from graders.policy import GradingPolicy  # noqa: E402
 
 # Labels found wrong on review, each checked by reading the response: id -> why. The labels of
 # the Qwen2.5-Math and RealCritic sets come from Qwen's grader, whose normaliser fails these.
@@ -78,8 +88,18 @@ def gsm8k_verifiers(data: Path) -> list[Item]:
     return items
 
 
+def _quiet_math_verify() -> None:
+    """math-verify logs every timeout with the whole input (30k-character lines); keep the report readable."""
+    import logging
+
+    for name in ("math_verify", "latex2sympy2_extended"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def math_verify_verdicts(items: list[Item], gsm8k: bool) -> list[bool]:
     from math_verify import parse, verify
+
+    _quiet_math_verify()
 
     out = []
     for item in items:
@@ -91,11 +111,55 @@ def math_verify_verdicts(items: list[Item], gsm8k: bool) -> list[bool]:
     return out
 
 
+def math_verify_case(completion: str, gold: str) -> bool:
+    from math_verify import parse, verify
+
+    wrapped = gold if ("$" in gold or "\\boxed" in gold) else "\\boxed{" + gold + "}"
+    try:
+        return bool(verify(parse(wrapped), parse(completion)))
+    except Exception:
+        return False
+
+
+def case_agreement(max_list: int) -> None:
+    """Both graders on the equivalence cases, per kind."""
+    _quiet_math_verify()
+    by_kind: dict[str, list[int]] = {}
+    ours_wrong, mv_wrong = [], []
+    for case in CASES:
+        ours = ours_math.grade(case.completion, case.gold, question=case.question,
+                               policy=GradingPolicy(**case.policy)).correct
+        mv = math_verify_case(case.completion, case.gold)
+        counts = by_kind.setdefault(case.kind, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += ours == case.correct
+        counts[2] += mv == case.correct
+        if ours != case.correct:
+            ours_wrong.append(case)
+        if mv != case.correct:
+            mv_wrong.append(case)
+    n, ours_ok, mv_ok = (sum(c[i] for c in by_kind.values()) for i in range(3))
+    print(f"\n## equivalence cases: evalkit {ours_ok}/{n}, math-verify {mv_ok}/{n}")
+    print("| kind | cases | evalkit agrees | math-verify agrees |")
+    print("|---|---|---|---|")
+    for kind, (count, a, b) in by_kind.items():
+        print(f"| {kind} | {count} | {a} | {b} |")
+    print(f"| all | {n} | {ours_ok} ({ours_ok / n:.1%}) | {mv_ok} ({mv_ok / n:.1%}) |")
+    for case in ours_wrong[:max_list]:
+        print(f"- evalkit disagrees: {case.kind} {case.completion[:80]!r} gold {case.gold[:40]!r}")
+    print(f"- math-verify disagrees on {len(mv_wrong)} cases, e.g.: "
+          + "; ".join(f"{c.completion[-50:]!r} vs {c.gold[:30]!r}" for c in mv_wrong[:12]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("EVALKIT_SHARED_DATA", "/work/shared/data")))
     parser.add_argument("--max-list", type=int, default=200, help="most disagreements listed per set")
+    parser.add_argument("--cases-only", action="store_true", help="only the equivalence cases (no shared data)")
     args = parser.parse_args()
+    case_agreement(args.max_list)
+    if args.cases_only:
+        return
     sets = [
         ("qwen25math_math_800", qwen_math(args.data), ours_math, False),
         ("realcritic_math_268", realcritic(args.data, "math"), ours_math, False),

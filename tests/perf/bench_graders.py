@@ -14,6 +14,13 @@ for evalkit it is process CPU time plus the wall time of any call into the worke
 slow path), so the worker's work is counted. Throughput is pairs per second of that cost.
 evalkit caches parsed golds and answers (a GRPO group repeats them); the second evalkit row
 clears those caches before every pair to show the cost without any reuse.
+
+The edge-heavy mix is every case of tests/graders/equivalence_cases.py (closed forms,
+restatements, completions without a box, hedges and code, labelled answers, inequalities and
+intervals, the smaller gaps, peer conventions) plus its adversarial inputs (power towers, huge
+factorials and sums, 30k unclosed delimiters, 200k-character texts), each against its gold (the
+adversarial ones against "3"). For each mix the script prints the share of pairs evalkit sends to
+its slow path (the worker pool), how many of those hit the timeout, and the worst item.
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graders"))
+
+from equivalence_cases import ADVERSARIAL, CASES  # noqa: E402
 
 from graders import math as gm  # noqa: E402
 
@@ -49,22 +60,35 @@ def load_pairs(data: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def run_ours(pairs: list[tuple[str, str]], cold: bool = False) -> tuple[list[float], list[float], int]:
+def edge_pairs() -> list[tuple[str, str]]:
+    """The edge-heavy mix: every equivalence case and every adversarial input."""
+    return [(c.completion, c.gold) for c in CASES] + [(text, "3") for text in ADVERSARIAL]
+
+
+@dataclass
+class SlowPath:
+    calls: int = 0
+    timeouts: int = 0
+    wall: float = 0.0
+
+
+def run_ours(pairs: list[tuple[str, str]], cold: bool = False) -> tuple[list[float], list[float], SlowPath]:
     """Per-pair cost and wall time; the slow path's wall time is added to the cost.
 
     `cold` clears the parse caches before every pair, so no pair profits from an earlier one.
     """
-    slow_wall = [0.0]
-    slow_calls = [0]
+    slow = SlowPath()
     real_slow = gm._slow
 
     def timed_slow(*args, **kwargs):
         start = time.perf_counter()
         try:
-            return real_slow(*args, **kwargs)
+            outcome = real_slow(*args, **kwargs)
+            slow.timeouts += outcome.reason == "timeout"
+            return outcome
         finally:
-            slow_wall[0] += time.perf_counter() - start
-            slow_calls[0] += 1
+            slow.wall += time.perf_counter() - start
+            slow.calls += 1
 
     gm._slow = timed_slow
     gm._parse.cache_clear()
@@ -75,18 +99,23 @@ def run_ours(pairs: list[tuple[str, str]], cold: bool = False) -> tuple[list[flo
             if cold:
                 gm._parse.cache_clear()
                 gm.gold_answer.cache_clear()
-            before_slow = slow_wall[0]
+            before_slow = slow.wall
             cpu, wall = time.process_time(), time.perf_counter()
             gm.grade(completion, gold)
             walls.append(time.perf_counter() - wall)
-            costs.append(time.process_time() - cpu + slow_wall[0] - before_slow)
+            costs.append(time.process_time() - cpu + slow.wall - before_slow)
     finally:
         gm._slow = real_slow
-    return costs, walls, slow_calls[0]
+    return costs, walls, slow
 
 
 def run_math_verify(pairs: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
+    import logging
+
     from math_verify import parse, verify
+
+    for name in ("math_verify", "latex2sympy2_extended"):  # it logs each timeout with the whole input
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
     costs, walls = [], []
     for completion, gold in pairs:
@@ -103,40 +132,61 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _row(name: str, cost: list[float], wall: list[float]) -> str:
+    rate = len(cost) / sum(cost)
+    return (f"| {name} | {len(cost)} | {rate:,.0f} | {statistics.median(cost) * 1e3:.3f} "
+            f"| {_p(cost, 0.99) * 1e3:.2f} | {max(wall) * 1e3:.1f} | {sum(cost):.2f} |")
+
+
+def _worst(pairs: list[tuple[str, str]], wall: list[float]) -> str:
+    i = max(range(len(wall)), key=wall.__getitem__)
+    completion, gold = pairs[i]
+    shown = completion[:70] + ("..." if len(completion) > 70 else "")
+    return f"{wall[i] * 1e3:.1f} ms: completion {shown!r} ({len(completion)} chars), gold {gold[:30]!r}"
+
+
+def bench(name: str, pairs: list[tuple[str, str]]) -> tuple[float, float]:
+    """Both graders on `pairs`; prints the table, the slow-path share and the worst items."""
+    ours_cost, ours_wall, slow = run_ours(pairs)
+    cold_cost, cold_wall, _ = run_ours(pairs, cold=True)
+    mv_cost, mv_wall = run_math_verify(pairs)
+    print(f"\n## {name}: {len(pairs)} pairs")
+    print(f"evalkit slow path: {slow.calls} of {len(pairs)} pairs ({slow.calls / len(pairs):.2%}), "
+          f"{slow.timeouts} timed out, {slow.wall:.2f} s wall in the worker")
+    print("| grader | pairs | pairs/CPU-s | median ms | p99 ms | worst item wall ms | total CPU s |")
+    print("|---|---|---|---|---|---|---|")
+    print(_row("evalkit graders.math", ours_cost, ours_wall))
+    print(_row("evalkit, caches cleared per pair", cold_cost, cold_wall))
+    print(_row("math-verify 0.9.0", mv_cost, mv_wall))
+    ratio = (len(ours_cost) / sum(ours_cost)) / (len(mv_cost) / sum(mv_cost))
+    cold_ratio = (len(cold_cost) / sum(cold_cost)) / (len(mv_cost) / sum(mv_cost))
+    print(f"throughput ratio evalkit / math-verify: {ratio:.1f}x with caches, {cold_ratio:.1f}x without "
+          f"(median {statistics.median(mv_cost) / statistics.median(ours_cost):.0f}x lower, "
+          f"p99 {_p(mv_cost, 0.99) / _p(ours_cost, 0.99):.1f}x lower)")
+    print(f"worst evalkit item: {_worst(pairs, ours_wall)}")
+    print(f"worst math-verify item: {_worst(pairs, mv_wall)}")
+    return ratio, cold_ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("EVALKIT_SHARED_DATA", "/work/shared/data")))
-    parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs (0: all)")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs of each mix (0: all)")
+    parser.add_argument("--mix", choices=("realistic", "edge", "both"), default="both")
     args = parser.parse_args()
-    pairs = load_pairs(args.data)
-    if args.limit:
-        pairs = pairs[:args.limit]
+    mixes = []
+    if args.mix in ("realistic", "both"):
+        mixes.append(("realistic mix (real completions of the shared data)", load_pairs(args.data)))
+    if args.mix in ("edge", "both"):
+        mixes.append(("edge-heavy mix (equivalence cases + adversarial inputs)", edge_pairs()))
 
     # Warm-up outside the measurement: imports, the worker pool, ANTLR's first-call setup.
     gm.warm_up()
-    gm.grade("\\boxed{\\hat{x}}", "\\frac{1}{2}")
-    run_math_verify(pairs[:3])
+    gm.grade("\\boxed{\\mathfrak{x}}", "\\frac{1}{2}")
+    run_math_verify(mixes[0][1][:3])
 
-    ours_cost, ours_wall, slow_calls = run_ours(pairs)
-    cold_cost, cold_wall, _ = run_ours(pairs, cold=True)
-    mv_cost, mv_wall = run_math_verify(pairs)
-
-    def row(name: str, cost: list[float], wall: list[float]) -> str:
-        rate = len(cost) / sum(cost)
-        return (f"| {name} | {len(cost)} | {rate:,.0f} | {statistics.median(cost) * 1e3:.3f} "
-                f"| {_p(cost, 0.99) * 1e3:.2f} | {max(wall) * 1e3:.1f} | {sum(cost):.2f} |")
-
-    print(f"{len(pairs)} pairs; evalkit sent {slow_calls} pairs to its worker pool (slow path)")
-    print("| grader | pairs | pairs/CPU-s | median ms | p99 ms | worst item wall ms | total CPU s |")
-    print("|---|---|---|---|---|---|---|")
-    print(row("evalkit graders.math", ours_cost, ours_wall))
-    print(row("evalkit, caches cleared per pair", cold_cost, cold_wall))
-    print(row("math-verify 0.9.0", mv_cost, mv_wall))
-    ratio = (len(ours_cost) / sum(ours_cost)) / (len(mv_cost) / sum(mv_cost))
-    cold_ratio = (len(cold_cost) / sum(cold_cost)) / (len(mv_cost) / sum(mv_cost))
-    print(f"\nthroughput ratio evalkit / math-verify: {ratio:.1f}x with caches, {cold_ratio:.1f}x without "
-          f"(median {statistics.median(mv_cost) / statistics.median(ours_cost):.0f}x lower, "
-          f"p99 {_p(mv_cost, 0.99) / _p(ours_cost, 0.99):.1f}x lower)")
+    ratios = [bench(name, pairs[:args.limit] if args.limit else pairs) for name, pairs in mixes]
+    print("\nratios (with caches / without):", ", ".join(f"{a:.1f}x / {b:.1f}x" for a, b in ratios))
 
 
 if __name__ == "__main__":
