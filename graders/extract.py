@@ -205,7 +205,7 @@ def anchored_statement(text: str, *, start: int = 0) -> Extraction | None:
     return Extraction(answer, "anchor") if answer else None
 
 
-_SENTENCE_END = re.compile(r"(?<!\bi\.e)(?<!\be\.g)\.(?=\s|$)")
+_SENTENCE_END = re.compile(r"(?<!\bi\.e)(?<!\be\.g)(?<!\.)\.(?!\.)(?=\s|$)")
 _RESTATING = re.compile(r"(?:\bi\.e\.|\bthat is,?|\bnamely,?)\s*", re.IGNORECASE)
 
 
@@ -358,7 +358,8 @@ def _answer_in_statement(statement: str) -> str | None:
 
 def whole_answer(region: str) -> Extraction | None:
     """The whole text when it is short and is itself an answer (`x^2 + 2*x + 1`, `$\\frac{1}{2}$`, `odd $n$`)."""
-    text = region.strip().rstrip(".").strip()
+    text = region.strip()
+    text = text if re.search(r",\s*\.{3,}$", text) else text.rstrip(".").strip()  # keep `1, 2, 3, ...`
     if not text or len(text) > _MAX_WHOLE_CHARS or "\n" in text or _CODE.search(text):
         return None
     if _is_math(text) or _is_word_answer(text):

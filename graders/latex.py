@@ -87,6 +87,7 @@ _DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*|\\,|\\ |\\;|\\:|~| )(?=\d{3}
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\^\s*\{\s*o\s*\}")
 _BACKSLASH_RUN = re.compile(r"\\+")
+_ELLIPSIS = re.compile(r"(?<=,)\s*(?:\.{3,}|\\(?:ldots|cdots|dots)(?![A-Za-z]))")
 _TRAILING_BREAK = re.compile(r"(?:\\\\\s*)+$")
 _DOUBLED_COMMAND = re.compile(r"\\\\[A-Za-z]")
 _PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percent(?:age)?|pct)\b\.?", re.IGNORECASE)
@@ -183,6 +184,7 @@ def normalize(answer: str, *, percent: str = "strip") -> str:
     s = _PERCENT_WORD.sub("%", s)
     s = s.replace("\\%", "%").replace("%", " " if percent == "strip" else " \\percent ")
     s = re.sub(r"\\[,;:]|\\quad|\\qquad|\\ |~", " ", s)
+    s = _ELLIPSIS.sub(lambda _: " \\ldots ", s)  # `1, 2, 3, ...` goes on: it is not the list 1, 2, 3
     s = re.sub(r"\s+", " ", s).strip().rstrip(".").strip()
     s = s.removesuffix("\\").strip()  # `185\`: a stray backslash closing the answer
     # Trailing unit words after a number: "5 apples", "12 cm^2". Never single letters.
@@ -394,6 +396,8 @@ class _Parser:
             elif tok == "/":
                 self.take()
                 factors = [Apply("div", (_product(factors), self.unary()))]
+            elif self._plain_mixed_number(factors[-1]):
+                factors[-1] = self._take_plain_mixed_number(factors[-1])
             elif self._starts_atom():
                 call = self.peek() == "(" and isinstance(factors[-1], Sym) and factors[-1].name not in CONSTANTS
                 rhs = self.unary(implicit=True)
@@ -406,6 +410,27 @@ class _Parser:
                     factors.append(rhs)
             else:
                 return _scientific(factors) or _product(factors)
+
+    def _plain_mixed_number(self, left: Node) -> bool:
+        """`4 4/9` in plain text: an integer, then a proper fraction of integers (two integers side by
+        side are never a product)."""
+        whole = left.args[0] if isinstance(left, Apply) and left.op == "neg" else left
+        if not (isinstance(whole, Num) and whole.form == "int" and self.kind() == "num" and self.peek(1) == "/"):
+            return False
+        j = self.i + 2
+        if j >= len(self.toks) or self.toks[j][0] != "num" or self.peek(3) in ("^", "!", "_"):
+            return False
+        num, den = self.toks[self.i][1], self.toks[j][1]
+        return num.isdigit() and den.isdigit() and int(num) < int(den)
+
+    def _take_plain_mixed_number(self, left: Node) -> Num:
+        num = int(self.take())
+        self.take()
+        den = int(self.take())
+        negative = isinstance(left, Apply)
+        whole = (left.args[0] if negative else left).value  # type: ignore[union-attr]
+        value = whole + Fraction(num, den)
+        return Num(-value if negative else value, "mixed")
 
     def _starts_atom(self) -> bool:
         kind, tok = self.kind(), self.peek()
@@ -583,6 +608,8 @@ class _Parser:
             return Sym(_CONSTANT_CMDS[cmd])
         if cmd in _EMPTY_SET:
             return Group("set", ())
+        if cmd == "\\ldots":
+            return Sym("...")
         if cmd == "\\frac":
             num = self.script(single_digit=True)
             den = self.script(single_digit=True)

@@ -458,6 +458,28 @@ KIND5 = _cases("gaps", [
     (r"\boxed{\bar{x}}", r"\overline{x}", True),
     (r"\boxed{\vec{v} + \vec{w}}", r"\vec{w} + \vec{v}", True),
     (r"\boxed{\dbinom{6}{3}}", "20", True),
+    # mixed numbers written in plain text, and what is not one
+    ("The answer is 4 4/9.", "40/9", True),
+    ("The answer is 4 4/9.", "4", False),
+    ("11 5/6", "71/6", True),
+    ("-4 4/9", "-40/9", True),
+    ("1 000 4/9", "9004/9", True),
+    ("11 7/6", "73/6", False),  # 7/6 is no proper fraction: not a mixed number
+    ("11/10 4/9", "139/90", False),
+    ("11 + 4/9", "103/9", True),
+    ("There are 4 objects and 4/9 remain.", "4/9", True),
+    # punctuation inside the math, and an ellipsis that is not
+    (r"$\frac{1}{3}.$", r"\frac13", True),
+    (r"$\frac{1}{3},$", r"\frac13", True),
+    (r"\[\frac{1}{3}.\]", r"\frac13", True),
+    (r"$(1,2).$", "(1,2)", True),
+    (r"$5 \text{ cm}.$", "5", True),
+    (r"$2^{10}.$", "2", False),
+    ("The answer is $1/3.$", "1", False),
+    (r"$1, 2, 3, ...$", "1, 2, 3", False),
+    (r"$1, 2, 3, \ldots$", "1, 2, 3", False),
+    (r"\boxed{1, 2, 3, \dots}", r"1, 2, 3, \ldots", True),
+    ("The answer is 5...", "5", True),
 ])
 _PINNED = [  # (completion, gold, evalkit's verdict, the peer that expects the opposite and why)
     # decimal commas: `1,5` is a list in evalkit (MATH writes 1,000 and lists with commas)

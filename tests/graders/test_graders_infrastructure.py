@@ -18,7 +18,7 @@ from graders import GraderUnavailable, deadline
 from graders import math as gm
 
 REPO = Path(__file__).resolve().parents[2]
-# The fast parser does not read \\mathfrak: the worker decides this pair.
+# The fast parser does not read \mathfrak: the worker decides this pair.
 SLOW_PAIR = ("so \\boxed{\\mathfrak{x} + 1}", "1 + \\mathfrak{x}")
 
 
