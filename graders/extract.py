@@ -37,6 +37,7 @@ _LABEL_BEFORE = re.compile(r"(?:[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?|\([A-Za-z](
 _GAP_WORD = re.compile(r"[A-Za-z]+|[,;&]|\([a-z0-9]\)")
 _LIST_SEPARATORS = {",", ";", "and", "&"}
 _MAX_BOX_GAP = 70
+_MAX_GROUP = 16
 _MAX_GAP_WORDS = 6
 _ANCHOR = re.compile(
     r"(?:final\s+answer\s*(?:is|:)|the\s+answer\s+is|answer\s*:|\banswer\s+is)\s*:?\s*", re.IGNORECASE
@@ -171,6 +172,9 @@ def final_boxes(text: str, *, unclosed: bool = False) -> tuple[list[str], bool, 
             break
         hedged = hedged or kind == "or"
         group.insert(0, prev)
+        if len(group) > _MAX_GROUP:  # a flood of boxes is no list answer: the last box stands alone
+            group, hedged = [found[-1]], False
+            break
     labels = [_label_before(text[:box.start]) for box in group] if len(group) > 1 else [None]
     contents: list[str] = []
     for box, label in zip(group, labels, strict=True):  # a box repeated verbatim is one answer

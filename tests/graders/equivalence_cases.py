@@ -230,6 +230,9 @@ KIND2 += _cases("lenient", [
     ("\\boxed{3}, then after much more work the answer is \\boxed{4}", "4", True),
     ("\\boxed{3}, then after much more work the answer is \\boxed{4}", "3, 4", False),
     ("\\boxed{10} and then \\boxed{42}", "42", True),
+    ("\\boxed{10} and then \\boxed{42}", r"\{10,42\}", False),
+    (" ".join(["\\boxed{9}"] * 400) + " \\boxed{42}", "42", True),  # a flood of boxes buries nothing
+    (" ".join(["\\boxed{9}"] * 400) + " \\boxed{42}", "9", False),
     ("The answer is 1 or 2, definitely 2", "2", False, {"reason": "hedged"}),  # a hedge, then a guess
 ])
 
