@@ -274,7 +274,8 @@ def main(
 def _register_optional_commands() -> None:
     """`report` and `train` live in their own packages; register them when present."""
     for module_name, attr, name in (("reports.command", "report", "report"),
-                                    ("evalkit.train.command", "train", "train")):
+                                    ("evalkit.train.command", "train", "train"),
+                                    ("reports.view.command", "view", "view")):
         try:
             module = __import__(module_name, fromlist=[attr])
         except ModuleNotFoundError as exc:

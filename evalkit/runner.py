@@ -27,7 +27,16 @@ from evalkit.errors import UsageError
 from evalkit.metrics import compute_metrics
 from evalkit.models import ModelSpecError, ResolvedModel, resolve_model
 from evalkit.prompts import build_prompt, choose_shots, prompt_hash
-from evalkit.schema import DataInfo, ModelConfig, PromptConfig, PromptRecord, RunConfig, SampleRecord, SamplingConfig
+from evalkit.schema import (
+    DataInfo,
+    ModelConfig,
+    ProblemRecord,
+    PromptConfig,
+    PromptRecord,
+    RunConfig,
+    SampleRecord,
+    SamplingConfig,
+)
 from evalkit.store import RunStore
 
 TRACKED_PACKAGES = ("evalkit", "torch", "transformers", "llama_cpp_python", "vllm", "openai",
@@ -207,6 +216,14 @@ def grade_records(plan: BenchmarkPlan, index: int, sample_indices: Sequence[int]
     ]
 
 
+def problem_records(plan: BenchmarkPlan) -> list[ProblemRecord]:
+    """problems.jsonl rows of a plan: question, gold and the benchmark's breakdown labels."""
+    keys = plan.benchmark.breakdown_keys()
+    return [ProblemRecord(benchmark=plan.benchmark.name, problem_id=p.id, question=p.question, gold=p.gold,
+                          labels={k: p.metadata[k] for k in keys if isinstance(p.metadata.get(k), (str, int))})
+            for p in plan.problems]
+
+
 def metrics_for(store: RunStore, plans: Sequence[BenchmarkPlan]) -> dict[str, Any]:
     by_bench: dict[str, list[SampleRecord]] = defaultdict(list)
     for s in store.read_samples():
@@ -269,6 +286,7 @@ def _generate_and_grade(store: RunStore, plans: Sequence[BenchmarkPlan], engine:
             PromptRecord(prompt_hash=h, benchmark=plan.benchmark.name, problem_id=p.id, prompt=text)
             for p, text, h in zip(plan.problems, plan.rendered, plan.hashes, strict=True)
         )
+        store.append_problems(problem_records(plan))
         bench_done = {pid: idx for (b, pid), idx in done.items() if b == plan.benchmark.name}
         work.append((plan, missing_requests(plan, bench_done, n)))
     total = sum(r.n for _, reqs in work for _, r, _ in reqs)
@@ -312,6 +330,8 @@ def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFac
         plans.append(plan)
     store.lock()
     try:
+        for plan in plans:
+            store.append_problems(problem_records(plan))
         samples = store.read_samples()
         by_id = {(p.benchmark.name, q.id): (p, q) for p in plans for q in p.problems}
         advance = progress("grading", len(samples))

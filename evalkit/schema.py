@@ -4,6 +4,8 @@ A run directory holds:
 
 - `config.json`: a `RunConfig` (every setting, package versions, data and prompt hashes).
 - `prompts.jsonl`: one `PromptRecord` per distinct prompt, so the exact text sent is recoverable.
+- `problems.jsonl`: one `ProblemRecord` per evaluated problem (question, gold, breakdown labels), so a
+  run directory can be read (`evalkit view`) without the benchmark files.
 - `samples.jsonl`: one `SampleRecord` per graded sample, appended as samples finish.
 - `metrics.json`: `{benchmark_name: BenchmarkMetrics-as-dict}`, rewritten at the end of a run.
 
@@ -19,6 +21,7 @@ SCHEMA_VERSION = 1
 
 CONFIG_FILE = "config.json"
 PROMPTS_FILE = "prompts.jsonl"
+PROBLEMS_FILE = "problems.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 METRICS_FILE = "metrics.json"
 
@@ -107,6 +110,17 @@ class PromptRecord:
     benchmark: str
     problem_id: str
     prompt: str  # the exact rendered text, or JSON chat messages for a chat API
+
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    """A problem as it was evaluated: `labels` are its breakdown metadata (MATH: level, subject)."""
+
+    benchmark: str
+    problem_id: str
+    question: str
+    gold: str
+    labels: dict[str, str | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The run directory: config.json, prompts.jsonl, append-only samples.jsonl, metrics.json.
+"""The run directory: config.json, prompts.jsonl, problems.jsonl, append-only samples.jsonl, metrics.json.
 
 Samples are appended one request at a time with a single write, flushed and fsynced, so a killed
 run loses at most the request in flight. A torn last line (the process died mid-write) is cut off
@@ -20,8 +20,10 @@ from evalkit.errors import UsageError
 from evalkit.schema import (
     CONFIG_FILE,
     METRICS_FILE,
+    PROBLEMS_FILE,
     PROMPTS_FILE,
     SAMPLES_FILE,
+    ProblemRecord,
     PromptRecord,
     RunConfig,
     SampleRecord,
@@ -90,8 +92,10 @@ class RunStore:
         self.config_path = self.dir / CONFIG_FILE
         self.samples_path = self.dir / SAMPLES_FILE
         self.prompts_path = self.dir / PROMPTS_FILE
+        self.problems_path = self.dir / PROBLEMS_FILE
         self.metrics_path = self.dir / METRICS_FILE
         self._known_prompts: set[str] = set()
+        self._known_problems: set[tuple[str, str]] | None = None
         self._lock_fd: int | None = None
 
     @classmethod
@@ -166,6 +170,16 @@ class RunStore:
         if new:
             _append_lines(self.prompts_path, [asdict(r) for r in new])
             self._known_prompts.update(r.prompt_hash for r in new)
+
+    def append_problems(self, records: Iterable[ProblemRecord]) -> None:
+        """Record the problems not yet in problems.jsonl (a resumed or regraded run adds only new ones)."""
+        if self._known_problems is None:
+            _cut_torn_tail(self.problems_path)
+            self._known_problems = {(r["benchmark"], r["problem_id"]) for r in read_jsonl_records(self.problems_path)}
+        new = [r for r in records if (r.benchmark, r.problem_id) not in self._known_problems]
+        if new:
+            _append_lines(self.problems_path, [asdict(r) for r in new])
+            self._known_problems.update((r.benchmark, r.problem_id) for r in new)
 
     def append_samples(self, records: Sequence[SampleRecord]) -> None:
         _append_lines(self.samples_path, [r.to_dict() for r in records])

@@ -139,7 +139,7 @@ def load_run(path: Path) -> Run:
     notes: list[str] = []
     frame = read_samples_frame(path / SAMPLES_FILE, notes)
     counts = problem_counts(frame)
-    metrics = _matching_metrics(path, counts, notes)
+    metrics = matching_metrics(path, counts, notes)
     missing = [b for b in config.benchmarks if b not in counts]
     if missing:
         notes.append(f"no samples for {', '.join(missing)}")
@@ -251,7 +251,7 @@ def problem_counts(frame: pd.DataFrame) -> dict[str, ProblemCounts]:
     return out
 
 
-def _matching_metrics(path: Path, counts: dict[str, ProblemCounts], notes: list[str]) -> dict[str, Any]:
+def matching_metrics(path: Path, counts: dict[str, ProblemCounts], notes: list[str]) -> dict[str, Any]:
     """metrics.json entries whose sample and problem counts match samples.jsonl (stale ones are dropped)."""
     metrics_path = path / METRICS_FILE
     if not metrics_path.is_file():
