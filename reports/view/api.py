@@ -291,7 +291,8 @@ def _problem_row(run: RunData, b: BenchSamples, p: int, stats, problems: dict) -
         "mean_tokens": float(stats.mean_tokens[p]), "truncated": int(stats.truncated[p]),
         "verdicts": [int(x) for x in b.correct[rows]],
         "majority": {"answer": preview(maj.answer, 160) if maj.answer is not None else None, "votes": maj.votes,
-                     "voters": maj.voters, "correct": maj.correct, "tie": maj.tie},
+                     "voters": maj.voters, "correct": maj.correct, "tie": maj.tie,
+                     "share_correct": maj.share_correct},
     }
 
 

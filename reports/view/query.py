@@ -36,6 +36,7 @@ CELLS = ("both_right", "only_a", "only_b", "both_wrong")
 PREVIEW_CHARS = 240
 CACHE_ENTRIES = 64
 _SPACES = re.compile(r"\s+")
+_CORRECT = "\x00correct"  # the vote group of the samples graded correct
 _NORMALISE = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\ |\s+|\$")
 
 
@@ -262,31 +263,32 @@ class Majority:
     voters: int  # samples with an answer
     correct: bool | None  # whether the winner is the correct group; None on a tie
     tie: bool
+    share_correct: float  # the correct group's share of the tied winners (1 or 0 without a tie): maj@n's term
 
 
 def normalise_answer(answer: str) -> str:
+    """An answer's text for grouping: spaces, `\\left`/`\\right`, thin spaces and `$` ignored, `\\dfrac` = `\\frac`."""
     text = _NORMALISE.sub("", answer).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     return text.rstrip(".")
 
 
 def majority(records: list[dict[str, Any]]) -> Majority:
     """The majority answer of one problem's samples (see the module docstring for the grouping)."""
-    groups: dict[str, list[tuple[str, bool]]] = {}
+    groups: dict[str, list[str]] = {}
     for r in records:
         answer = r.get("extracted")
         if not isinstance(answer, str) or not answer.strip():
             continue
-        ok = bool(r.get("correct"))
-        groups.setdefault("\x00correct" if ok else normalise_answer(answer), []).append((answer, ok))
+        groups.setdefault(_CORRECT if r.get("correct") else normalise_answer(answer), []).append(answer)
     voters = sum(len(v) for v in groups.values())
     if not groups:
-        return Majority(None, 0, 0, None, False)
+        return Majority(None, 0, 0, None, False, 0.0)
     top = max(len(v) for v in groups.values())
     winners = [k for k, v in groups.items() if len(v) == top]
+    best = _CORRECT if _CORRECT in winners else winners[0]
     tie = len(winners) > 1
-    best = sorted(winners, key=lambda k: k != "\x00correct")[0]
-    correct = None if tie else best == "\x00correct"
-    return Majority(groups[best][0][0], top, voters, correct, tie)
+    return Majority(groups[best][0], top, voters, None if tie else best == _CORRECT, tie,
+                    winners.count(_CORRECT) / len(winners))
 
 
 # ----------------------------------------------------------------------------- compare two runs
