@@ -11,6 +11,12 @@ if command -v apt-get >/dev/null && { [ "$(id -u)" = "0" ] || [ -n "$SUDO" ]; };
   if ! command -v bwrap >/dev/null; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq bubblewrap >/dev/null
   fi
+  # chromium: the headless browser the `evalkit view` tests drive through Playwright (never Playwright's own
+  # browser download). Optional: where apt cannot install it, those tests skip and say why.
+  if ! command -v chromium >/dev/null; then
+    { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/dev/null 2>&1 || echo "note: apt could not install chromium; the browser tests of evalkit view will skip" >&2
+  fi
 fi
 
 PY="${PYTHON:-python3}"

@@ -26,9 +26,12 @@ MAX_DEPTH = 4
 _RUN_CONFIG_KEYS = {"model", "benchmarks", "sampling"}
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def natural_key(text: str) -> list[tuple[int, int | str]]:
     """step-200 before step-1000, HumanEval/9 before HumanEval/10: digit runs compare as numbers."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ of it is refused (`run_file`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,6 +33,8 @@ from reports.view.discover import RunEntry, natural_key
 _REQUIRED = {"benchmark": str, "problem_id": str, "sample_index": int, "correct": bool, "finish_reason": str,
              "tokens": int}
 _SUBSCORES = re.compile(rb'"subscores"\s*:\s*(\{[^{}]*\})')
+_PROMPT_HASH = re.compile(rb'\{"prompt_hash": "([0-9A-Za-z_-]+)"')
+_TAIL = 512  # bytes at the end of a line searched for its subscores
 _KIND = re.compile(r"[a-z_]+(?:: [a-z_]+(?=:|$))*")
 #: a run whose samples file changed this recently, without a lock we can see, is shown as running
 RECENT_S = 120.0
@@ -86,7 +89,6 @@ class BenchSamples:
     length: np.ndarray  # bytes of the line (without the newline)
     subscores: dict[str, np.ndarray] = field(default_factory=dict)  # name -> int8 per row: -1 absent, 0, 1
     _rank: np.ndarray | None = None
-    _rows: dict[tuple[str, int], int] | None = None
 
     @property
     def problem_ids(self) -> np.ndarray:
@@ -103,11 +105,11 @@ class BenchSamples:
         return self._rank
 
     def row_of(self, problem_id: str, sample_index: int) -> int | None:
-        if self._rows is None:
-            ids = self.problem_ids
-            self._rows = {(str(ids[p]), int(j)): r for r, (p, j) in enumerate(zip(self.problem, self.sample_index,
-                                                                                  strict=True))}
-        return self._rows.get((problem_id, sample_index))
+        code = self.problem_code(problem_id)
+        if code is None:
+            return None
+        rows = np.flatnonzero((self.problem == code) & (self.sample_index == sample_index))
+        return int(rows[0]) if len(rows) else None
 
     def problem_code(self, problem_id: str) -> int | None:
         i = int(np.searchsorted(self.problem_ids, problem_id))
@@ -132,41 +134,76 @@ def _signature(path: Path | None) -> tuple[int, int, int] | None:
 # ----------------------------------------------------------------------------- building the index
 
 
-def _line_spans(body: memoryview) -> tuple[np.ndarray, np.ndarray]:
-    """(start, length) of every non-empty line of `body` (which ends with a newline)."""
-    arr = np.frombuffer(body, dtype=np.uint8)
-    ends = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
-    lengths = (ends - starts).astype(np.int64)
+def _line_spans(data: bytes, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of every non-empty line of `data[:end]` (which ends with a newline).
+
+    A `find` loop: memchr per line is several times faster than comparing every byte in numpy.
+    """
+    ends: list[int] = []
+    find, add, pos = data.find, ends.append, 0
+    while pos < end:
+        i = find(b"\n", pos, end)
+        if i < 0:
+            break
+        add(i)
+        pos = i + 1
+    stops = np.array(ends, dtype=np.int64)
+    starts = np.concatenate(([0], stops[:-1] + 1)).astype(np.int64) if len(stops) else stops
+    lengths = stops - starts
     keep = lengths > 0
     return starts[keep], lengths[keep]
 
 
-def _columns_pyarrow(body: memoryview, n_lines: int) -> dict[str, Any]:
+def _subscore_names(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """The names inside the lines' "subscores" objects.
+
+    The store writes `subscores` last, so each line's tail is searched first; a file written in another
+    key order is scanned whole.
+    """
+    objects: set[bytes] = set()
+    search = _SUBSCORES.search
+    for s, n in zip(starts.tolist(), lengths.tolist(), strict=True):
+        found = search(data, max(s, s + n - _TAIL), s + n)
+        if found is None:
+            objects = set(_SUBSCORES.findall(data))
+            break
+        objects.add(found.group(1))
+    return sorted({name for obj in objects for name in json.loads(obj)})
+
+
+def _columns_pyarrow(data: bytes, end: int, starts: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
     """The index columns through pyarrow's JSON reader; raises ValueError for anything unusual."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.json as pj
 
-    sub_names = sorted({name for obj in set(_SUBSCORES.findall(body)) for name in json.loads(obj)})
+    sub_names = _subscore_names(data, starts, lengths)
     fields = [("benchmark", pa.string()), ("problem_id", pa.string()), ("sample_index", pa.int64()),
               ("correct", pa.bool_()), ("finish_reason", pa.string()), ("tokens", pa.int64()),
               ("reason", pa.string()), ("extracted", pa.string())]
     if sub_names:
         fields.append(("subscores", pa.struct([(name, pa.bool_()) for name in sub_names])))
     options = pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore")
-    table = pj.read_json(pa.BufferReader(body), parse_options=options,
-                         read_options=pj.ReadOptions(block_size=1 << 22))
-    if table.num_rows != n_lines:
+    # on a machine with few cores (often shared), one parsing thread is faster than contending ones
+    threads = (os.cpu_count() or 1) >= 4
+    table = pj.read_json(pa.BufferReader(pa.py_buffer(memoryview(data)[:end])), parse_options=options,
+                         read_options=pj.ReadOptions(block_size=1 << 24, use_threads=threads))
+    if table.num_rows != len(starts):
         raise ValueError("line count differs")
     if any(table.column(c).null_count for c in _REQUIRED):
         raise ValueError("a required field is missing")
+
+    def codes(name: str) -> tuple[np.ndarray, list[str]]:
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
     extracted = table.column("extracted")
     has_answer = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(extracted)), 0), False)
+    bench_code, bench_names = codes("benchmark")
+    pid_code, pid_names = codes("problem_id")
     reasons = pc.fill_null(table.column("reason"), "").combine_chunks().dictionary_encode()
     cols = {
-        "benchmark": table.column("benchmark").to_numpy(zero_copy_only=False).astype(str),
-        "problem_id": table.column("problem_id").to_numpy(zero_copy_only=False).astype(str),
+        "bench_code": bench_code, "bench_names": bench_names, "pid_code": pid_code, "pid_names": pid_names,
         "sample_index": table.column("sample_index").to_numpy(),
         "correct": table.column("correct").to_numpy(zero_copy_only=False).astype(bool),
         "truncated": pc.equal(table.column("finish_reason"), "length").to_numpy(zero_copy_only=False).astype(bool),
@@ -186,6 +223,11 @@ def _columns_pyarrow(body: memoryview, n_lines: int) -> dict[str, Any]:
                 values[subs.is_null().to_numpy(zero_copy_only=False)] = -1
             cols["subscores"][name] = values
     return cols
+
+
+def _codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    table: dict[str, int] = {}
+    return np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int64), list(table)
 
 
 def _columns_python(data: bytes, starts: np.ndarray, lengths: np.ndarray, notes: list[str]) -> tuple[dict, np.ndarray]:
@@ -211,25 +253,23 @@ def _columns_python(data: bytes, starts: np.ndarray, lengths: np.ndarray, notes:
         kept.append(i)
     if bad:
         notes.append(f"{bad} unreadable line(s) of {SAMPLES_FILE} (damaged JSON or a missing field) are left out")
-    reasons: dict[str, int] = {}
-    reason_code = [reasons.setdefault(str(r.get("reason") or ""), len(reasons)) for r in rows]
+    reason_code, reasons = _codes([str(r.get("reason") or "") for r in rows])
+    bench_code, bench_names = _codes([r["benchmark"] for r in rows])
+    pid_code, pid_names = _codes([r["problem_id"] for r in rows])
     sub_names = sorted({k for r in rows if isinstance(r.get("subscores"), dict) for k in r["subscores"]})
     subscores = {}
     for name in sub_names:
         subscores[name] = np.array([-1 if not isinstance(r.get("subscores"), dict) or name not in r["subscores"]
                                     else int(bool(r["subscores"][name])) for r in rows], dtype=np.int8)
     cols = {
-        "benchmark": np.array([r["benchmark"] for r in rows], dtype=str),
-        "problem_id": np.array([r["problem_id"] for r in rows], dtype=str),
+        "bench_code": bench_code, "bench_names": bench_names, "pid_code": pid_code, "pid_names": pid_names,
         "sample_index": np.array([r["sample_index"] for r in rows], dtype=np.int64),
         "correct": np.array([r["correct"] for r in rows], dtype=bool),
         "truncated": np.array([r["finish_reason"] == "length" for r in rows], dtype=bool),
         "tokens": np.array([r["tokens"] for r in rows], dtype=np.int64),
         "has_answer": np.array([isinstance(r.get("extracted"), str) and bool(r["extracted"].strip()) for r in rows],
                                dtype=bool),
-        "reason_code": np.array(reason_code, dtype=np.int64),
-        "reasons": list(reasons),
-        "subscores": subscores,
+        "reason_code": reason_code, "reasons": reasons, "subscores": subscores,
     }
     return cols, np.array(kept, dtype=np.int64)
 
@@ -246,14 +286,13 @@ def build_index(samples_path: Path | None) -> SampleIndex:
     end = data.rfind(b"\n") + 1
     if data[end:].strip():
         notes.append(f"the last line of {SAMPLES_FILE} is torn (the run was stopped mid-write) and is left out")
-    body = memoryview(data)[:end]
-    starts, lengths = _line_spans(body)
+    starts, lengths = _line_spans(data, end)
     if len(starts) == 0:
         return SampleIndex({}, notes, signature, time.perf_counter() - started)
     try:
-        if not (np.frombuffer(body, dtype=np.uint8)[starts] == ord("{")).all():
+        if not (np.frombuffer(data, dtype=np.uint8)[starts] == ord("{")).all():
             raise ValueError("a line does not start with an object")
-        cols = _columns_pyarrow(body, len(starts))
+        cols = _columns_pyarrow(data, end, starts, lengths)
     except (ImportError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
         cols, kept = _columns_python(data, starts, lengths, notes)
         starts, lengths = starts[kept], lengths[kept]
@@ -266,11 +305,10 @@ def _split_benchmarks(cols: dict[str, Any], starts: np.ndarray, lengths: np.ndar
     n = len(starts)
     if n == 0:
         return {}
-    bench_names, bench_code = np.unique(cols["benchmark"], return_inverse=True)
+    bench_code, pid_code, sample_index = cols["bench_code"], cols["pid_code"], cols["sample_index"]
     # duplicates of (benchmark, problem, sample index): the last line wins, as in the report
-    keys = np.char.add(np.char.add(cols["benchmark"], "\x00"), cols["problem_id"])
-    _, key_code = np.unique(keys, return_inverse=True)
-    combined = key_code.astype(np.int64) * (int(cols["sample_index"].max(initial=0)) + 1) + cols["sample_index"]
+    span = int(sample_index.max(initial=0)) + 1
+    combined = (bench_code * (len(cols["pid_names"]) + 1) + pid_code) * span + sample_index
     last = np.zeros(n, dtype=bool)
     _, first_in_reversed = np.unique(combined[::-1], return_index=True)
     last[n - 1 - first_in_reversed] = True
@@ -278,15 +316,22 @@ def _split_benchmarks(cols: dict[str, Any], starts: np.ndarray, lengths: np.ndar
         notes.append(f"{int((~last).sum())} duplicate samples in {SAMPLES_FILE}; the last of each is used")
     reasons = cols["reasons"]
     kinds_all = [reason_kind(r) for r in reasons]
+    pid_names = np.array(cols["pid_names"], dtype=object)
     out: dict[str, BenchSamples] = {}
-    for b, name in enumerate(bench_names.tolist()):
+    for b, name in sorted(enumerate(cols["bench_names"]), key=lambda item: item[1]):
         rows = np.flatnonzero((bench_code == b) & last)
-        problem_ids, problem = np.unique(cols["problem_id"][rows], return_inverse=True)
+        # problems sorted by id, as the report's groupby sorts them
+        used, local = np.unique(pid_code[rows], return_inverse=True)
+        order = sorted(range(len(used)), key=lambda i: pid_names[used[i]])
+        rank = np.empty(len(used), dtype=np.int64)
+        rank[order] = np.arange(len(used))
+        problem = rank[local]
+        problem_ids = np.array([pid_names[used[i]] for i in order], dtype=str)
         correct, truncated, tokens = cols["correct"][rows], cols["truncated"][rows], cols["tokens"][rows]
         m = len(problem_ids)
         subscores = {k: v[rows] for k, v in cols["subscores"].items() if (v[rows] >= 0).any()}
         counts = ProblemCounts(
-            problem_ids=problem_ids.astype(str), n=np.bincount(problem, minlength=m).astype(np.int64),
+            problem_ids=problem_ids, n=np.bincount(problem, minlength=m).astype(np.int64),
             correct=np.bincount(problem, weights=correct, minlength=m).astype(np.int64),
             truncated=np.bincount(problem, weights=truncated, minlength=m).astype(np.int64),
             tokens=np.bincount(problem, weights=tokens, minlength=m).astype(np.int64),
@@ -294,13 +339,13 @@ def _split_benchmarks(cols: dict[str, Any], starts: np.ndarray, lengths: np.ndar
                        for k, v in subscores.items()},
         )
         codes = cols["reason_code"][rows]
-        used = np.unique(codes)
-        kind_names = sorted({kinds_all[c] for c in used.tolist()})
+        used_reasons = np.unique(codes)
+        kind_names = sorted({kinds_all[c] for c in used_reasons.tolist()})
         kind_of = {k: i for i, k in enumerate(kind_names)}
         lookup = np.full(len(reasons), -1, dtype=np.int64)
-        lookup[used] = [kind_of[kinds_all[c]] for c in used.tolist()]
+        lookup[used_reasons] = [kind_of[kinds_all[c]] for c in used_reasons.tolist()]
         out[str(name)] = BenchSamples(
-            name=str(name), counts=counts, problem=problem.astype(np.int64), sample_index=cols["sample_index"][rows],
+            name=str(name), counts=counts, problem=problem.astype(np.int64), sample_index=sample_index[rows],
             correct=correct, truncated=truncated, tokens=tokens, has_answer=cols["has_answer"][rows],
             kind=lookup[codes], kinds=kind_names, offset=starts[rows], length=lengths[rows], subscores=subscores,
         )
@@ -411,15 +456,7 @@ class RunData:
                 path = None
             sig = _signature(path)
             if self._problems is None or sig != self._problems_sig:
-                table: dict[str, dict[str, ProblemInfo]] = {}
-                for record in _jsonl(path):
-                    if not isinstance(record.get("problem_id"), str) or not isinstance(record.get("benchmark"), str):
-                        continue
-                    labels = record.get("labels") if isinstance(record.get("labels"), dict) else {}
-                    table.setdefault(record["benchmark"], {})[record["problem_id"]] = ProblemInfo(
-                        question=str(record.get("question", "")), gold=str(record.get("gold", "")),
-                        labels={str(k): str(v) for k, v in labels.items()})
-                self._problems, self._problems_sig = table, sig
+                self._problems, self._problems_sig = read_problems(path), sig
             return self._problems.get(bench, {})
 
     def has_problems_file(self) -> bool:
@@ -496,6 +533,38 @@ class RunData:
         return "incomplete"
 
 
+def read_problems(path: Path | None) -> dict[str, dict[str, ProblemInfo]]:
+    """problems.jsonl as {benchmark: {problem id: ProblemInfo}}: pyarrow when it can, json.loads otherwise."""
+    if path is None:
+        return {}
+    try:
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        fields = [(name, pa.string()) for name in ("benchmark", "problem_id", "question", "gold")]
+        table = pj.read_json(pa.BufferReader(pa.py_buffer(memoryview(data)[:end])), parse_options=pj.ParseOptions(
+            explicit_schema=pa.schema(fields), unexpected_field_behavior="infer"))
+        if table.column("benchmark").null_count or table.column("problem_id").null_count:
+            raise ValueError("a problem without its benchmark or id")
+        labels = (table.column("labels").to_pylist() if "labels" in table.column_names
+                  else [None] * table.num_rows)
+        rows = zip(table.column("benchmark").to_pylist(), table.column("problem_id").to_pylist(),
+                   table.column("question").to_pylist(), table.column("gold").to_pylist(), labels, strict=True)
+    except (ImportError, ValueError, TypeError, KeyError, UnicodeDecodeError):  # ArrowInvalid is a ValueError
+        rows = ((r.get("benchmark"), r.get("problem_id"), r.get("question"), r.get("gold"), r.get("labels"))
+                for r in _jsonl(path))
+    table_out: dict[str, dict[str, ProblemInfo]] = {}
+    for bench, pid, question, gold, label in rows:
+        if not isinstance(bench, str) or not isinstance(pid, str):
+            continue
+        clean = {str(k): str(v) for k, v in label.items() if v is not None} if isinstance(label, dict) else {}
+        table_out.setdefault(bench, {})[pid] = ProblemInfo(
+            question="" if question is None else str(question), gold="" if gold is None else str(gold), labels=clean)
+    return table_out
+
+
 def _jsonl(path: Path | None) -> list[dict[str, Any]]:
     if path is None:
         return []
@@ -514,16 +583,19 @@ def _jsonl(path: Path | None) -> list[dict[str, Any]]:
 
 
 def _prompt_offsets(path: Path) -> dict[str, tuple[int, int]]:
+    """prompt hash -> (offset, length) of its line; the hash is read off the line's start as the store writes
+    it, and lines in another layout are parsed."""
     spans: dict[str, tuple[int, int]] = {}
     offset = 0
     with path.open("rb") as f:
         for line in f:
             if line.endswith(b"\n") and line.strip():
-                try:
-                    record = json.loads(line.decode("utf-8", errors="replace"))
-                    spans.setdefault(str(record["prompt_hash"]), (offset, len(line) - 1))
-                except (ValueError, KeyError, TypeError):
-                    pass
+                found = _PROMPT_HASH.match(line)
+                if found:
+                    spans.setdefault(found.group(1).decode(), (offset, len(line) - 1))
+                else:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        spans.setdefault(str(json.loads(line)["prompt_hash"]), (offset, len(line) - 1))
             offset += len(line)
     return spans
 

@@ -243,3 +243,51 @@ def test_the_browser_session_wrote_nothing(view_root, browser, server):
     page.open(route("sample", "qwen-n8", "math", HOSTILE_ID, "3"), ready=".panel .verdict")
     page.page.close()
     assert snapshot(view_root / "runs") == before
+
+
+@pytest.fixture(scope="module")
+def smollm_run(tmp_path_factory, smollm2_gguf, shared_data) -> Path:
+    """A real `evalkit run` of SmolLM2-135M through llama.cpp: two MATH-500 problems, 32 tokens, one thread
+    (on a shared 2-core machine, llama.cpp's threads wait on each other)."""
+    pytest.importorskip("llama_cpp")
+    from evalkit.engines import EngineOptions
+    from evalkit.runner import RunSettings, run
+    from evalkit.schema import SamplingConfig
+
+    out = tmp_path_factory.mktemp("smollm") / "runs" / "smollm2"
+    run(RunSettings(model="smollm2-135m", benchmarks=["math500"], engine="llamacpp", limit=2,
+                    sampling=SamplingConfig(max_tokens=32), data_dir=shared_data, output=out,
+                    engine_options=EngineOptions(threads=1, max_model_len=1024)))
+    return out
+
+
+def test_a_real_smollm2_run_opens_in_the_browser(browser, smollm_run, tmp_path):
+    from reports.view.discover import discover
+    from reports.view.server import start
+
+    server = start(discover([str(smollm_run)]))
+    page = Page(browser, server.url, tmp_path)
+    try:
+        page.open("#/", ready="table.runs")
+        row = page.text("table.runs")
+        assert "smollm2" in row and "SmolLM2-135M-Instruct" in row and "math500" in row
+        page.page.get_by_role("link", name="math500").click()
+        page.page.wait_for_selector("table.samples")
+        assert "2 samples match" in page.text(".summary")
+        link = page.page.locator("table.samples tbody tr a").first
+        first = next(s for s in samples_of(smollm_run)
+                     if s["benchmark"] == "math500" and s["problem_id"] == link.inner_text())
+        link.click()
+        page.page.wait_for_selector(".panel .verdict")
+        assert page.page.locator(".turn .role").all_inner_texts() == ["SYSTEM", "USER"]  # SmolLM2's own template
+        completion = page.page.locator(".panel", has_text="Completion").locator(".longtext").first
+        raw = completion.get_by_role("button", name="raw text")
+        if raw.count():
+            raw.click()
+        assert completion.locator(".raw, .text").first.text_content() == first["completion"]
+        assert first["reason"] in page.text("dd.reason")
+        page.shot("smollm2")
+        page.assert_clean()
+    finally:
+        page.page.close()
+        server.stop()

@@ -90,7 +90,7 @@ def test_evalkit_run_never_imports_the_viewer(smollm2_gguf, shared_data, tmp_pat
         from evalkit.cli import app
         try:
             app(["run", "--model", "smollm2-135m", "--benchmarks", "gsm8k", "--limit", "1", "--max-tokens", "4",
-                 "--threads", "2", "--data-dir", {str(shared_data)!r}, "--output", {str(tmp_path / "run")!r}])
+                 "--threads", "1", "--data-dir", {str(shared_data)!r}, "--output", {str(tmp_path / "run")!r}])
         except SystemExit as exit:
             assert not exit.code, exit.code
         print(json.dumps(sorted(sys.modules)))

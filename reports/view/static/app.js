@@ -262,7 +262,7 @@ function runsTable(runs, differing) {
         r.notes && r.notes.length ? h("div", { class: "note" }, r.notes.join("; ")) : null,
         r.error ? h("div", { class: "error" }, r.error) : null,
         r.problems_recorded === false ? h("div", { class: "muted" }, "no problems.jsonl: questions and golds not recorded") : null),
-      h("td", { rowspan: span }, r.model || "—"),
+      h("td", { rowspan: span }, r.label || "—", r.model && r.model !== r.label ? h("div", { class: "muted" }, r.model) : null),
       h("td", { rowspan: span, class: "num" }, r.step === null || r.step === undefined ? "—" : r.step),
       h("td", { rowspan: span }, statusBadge(r.status)),
       ...differing.map((k) => h("td", { rowspan: span }, (r.settings || {})[k] || "—")),
