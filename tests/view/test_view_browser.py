@@ -102,7 +102,7 @@ def test_runs_list_shows_every_run_and_the_training_curves(tab, view_root):
     assert f"pass@8 {100 * metrics['pass@8']:.1f}%" in row and f"maj@8 {100 * metrics['maj@8']:.1f}%" in row
     assert "complete" in row and "0.7" in row  # the temperature, a setting that differs between runs
     assert "Training runs" in tab.text() and "train-grpo" in tab.text("table.training")
-    titles = tab.page.locator("figure.chart .title").all_inner_texts()
+    titles = tab.page.locator("figure.chart .ev-title").all_inner_texts()
     assert {"reward", "entropy", "held-out accuracy", "KL to start"} <= set(titles)
     assert tab.page.locator("figure.chart polyline").count() == len(titles)
     tab.shot("runs")
@@ -124,7 +124,7 @@ def test_filter_to_wrong_answers_and_open_a_sample(tab, view_root):
     tab.page.wait_for_selector(".panel .verdict")
     sample = next(s for s in wrong if s["problem_id"] == "test/prealgebra/795.json")
     assert "wrong" in tab.text(".verdict") and sample["reason"] in tab.text("dd.reason")
-    extracted, gold = tab.page.locator(".box.extracted"), tab.page.locator(".box.gold")
+    extracted, gold = tab.page.locator(".ev-box.extracted"), tab.page.locator(".ev-box.gold")
     assert extracted.locator(".katex").count() == 1 and gold.locator(".katex").count() == 1  # typeset, not raw
     assert "\\frac" not in gold.inner_text()
     question = tab.page.locator(".panel", has_text="Problem").first
@@ -152,16 +152,16 @@ def test_hostile_samples_show_as_text_and_run_nothing(tab, view_root):
             assert "<iframe src=\"javascript:" in tab.text(".panel:has-text('Completion')")
         if index == 1:
             assert "[click](javascript:" in tab.text(".panel:has-text('Completion')")
-            assert "\\href{javascript:" in tab.text(".box.extracted")  # not typeset into a link
+            assert "\\href{javascript:" in tab.text(".ev-box.extracted")  # not typeset into a link
         if index == 2:
             think = tab.page.locator("details.think")
             assert think.get_attribute("open") is None and "reasoning" in think.locator("summary").inner_text()
             think.locator("summary").click()
             assert "<img src=x onerror=" in think.inner_text()
-            assert "<svg onload=" in tab.text(".box.extracted")
+            assert "<svg onload=" in tab.text(".ev-box.extracted")
         if index == 3:
             completion_panel = tab.page.locator(".panel", has_text="Completion")
-            shown = completion_panel.locator(".longtext > .text, .longtext > .raw").first
+            shown = completion_panel.locator(".longtext > .ev-text, .longtext > .ev-raw").first
             assert len(shown.inner_text()) == 20_000
             completion_panel.get_by_role("button", name="show all").click()
             tab.page.wait_for_function(f"e => e.textContent.length === {len(completion)}", arg=shown.element_handle())
@@ -219,8 +219,8 @@ def test_every_view_reopens_from_its_link(browser, server, tmp_path):
                      route("compare", "ckpt/step-100", "ckpt/step-200", "math") + "?cell=only_a",
                      route("pair", "ckpt/step-100", "ckpt/step-200", "math", "test/prealgebra/795.json")):
         second.open(fragment)
-        assert "error" not in (second.page.locator("main p.error").all_inner_texts() or ["fine"])[0]
-    second.open("#/nonsense/route", ready="main p.error")
+        assert "error" not in (second.page.locator("main p.ev-error").all_inner_texts() or ["fine"])[0]
+    second.open("#/nonsense/route", ready="main p.ev-error")
     assert "matches no view" in second.text()
     for page in (first, second):
         page.assert_clean()
@@ -232,7 +232,7 @@ def test_a_code_sample_shows_the_code_and_the_tests(tab, code_run, server):
     tests = tab.page.locator("table.tests tbody tr").all_inner_texts()
     assert tests[0].startswith("base") and "failed" in tests[0] and "input 0 failed" in tests[0]
     assert "IndexError" in tests[0] and tests[1].startswith("plus") and "all inputs passed" in tests[1]
-    assert "def rolling_max" in tab.text(".box.extracted pre")
+    assert "def rolling_max" in tab.text(".ev-box.extracted pre")
     tab.shot("code")
 
 
@@ -284,7 +284,7 @@ def test_a_real_smollm2_run_opens_in_the_browser(browser, smollm_run, tmp_path):
         raw = completion.get_by_role("button", name="raw text")
         if raw.count():
             raw.click()
-        assert completion.locator(".raw, .text").first.text_content() == first["completion"]
+        assert completion.locator(".ev-raw, .ev-text").first.text_content() == first["completion"]
         assert first["reason"] in page.text("dd.reason")
         page.shot("smollm2")
         page.assert_clean()

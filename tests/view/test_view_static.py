@@ -34,3 +34,13 @@ def test_katex_is_vendored_with_its_license_and_fonts():
     fonts = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
     assert len(fonts) == 20 and all((katex / f).is_file() for f in fonts)
     assert "http" not in css
+
+
+def test_the_page_styles_no_class_of_katex_by_accident():
+    """A page rule for `.text` once restyled KaTeX's own `.text` spans (\\text{and} broke over two lines)."""
+    ours = set(re.findall(r"\.([A-Za-z][\w-]*)", (STATIC_DIR / "app.css").read_text()))
+    katex_css = (STATIC_DIR / "katex" / "katex.min.css").read_text()
+    theirs = set(re.findall(r"\.([A-Za-z][\w-]*)", katex_css))
+    js = (STATIC_DIR / "katex" / "katex.min.js").read_text()
+    theirs |= {name for name in ours if f'"{name}"' in js}  # classes KaTeX sets from its code
+    assert ours & theirs == {"katex", "katex-display"}  # the two styled on purpose (no wrapping inside math)

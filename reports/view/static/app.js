@@ -129,13 +129,13 @@ function mathPieces(text) {
 
 /* KaTeX with trust: false (no \\href, \\url, \\html...); TeX it cannot parse stays as its own text. */
 function renderTex(tex, display) {
-  const span = h("span", { class: display ? "math display" : "math" });
+  const span = h("span", { class: display ? "ev-math ev-display" : "ev-math" });
   if (typeof katex === "undefined" || UNTRUSTED.test(tex)) { span.textContent = tex; return span; }
   try {
     katex.render(tex, span, { displayMode: display, throwOnError: true, trust: false, strict: "ignore",
                               maxSize: 50, maxExpand: 500, output: "htmlAndMathml" });
   } catch (e) {
-    span.className = "math-error";
+    span.className = "ev-math-error";
     span.title = "KaTeX cannot typeset this; shown as text";
     span.textContent = tex;
   }
@@ -165,16 +165,16 @@ function longText(field, fetchRest, opts) {
   let full = field.text;
   let complete = !field.cut;
   const wrap = h("div", { class: "longtext" });
-  const body = h(options.code ? "pre" : "div", { class: options.code ? "code" : "text" });
+  const body = h(options.code ? "pre" : "div", { class: options.code ? "ev-code" : "ev-text" });
   const controls = h("div", { class: "controls" });
   let raw = !options.math;
   const draw = () => {
     body.replaceChildren();
     if (raw || options.code) {
-      body.className = options.code ? "code" : "raw";
+      body.className = options.code ? "ev-code" : options.math ? "ev-raw" : "ev-text";
       body.textContent = full;
     } else {
-      body.className = "text";
+      body.className = "ev-text";
       body.appendChild(options.answer ? answerMath(full) : mathText(full));
     }
     controls.replaceChildren();
@@ -198,7 +198,7 @@ function longText(field, fetchRest, opts) {
       }
       complete = true;
     } catch (e) {
-      controls.appendChild(h("span", { class: "error" }, e.message));
+      controls.appendChild(h("span", { class: "ev-error" }, e.message));
     }
     draw();
   };
@@ -260,7 +260,7 @@ function runsTable(runs, differing) {
     const lead = [
       h("td", { rowspan: span }, benches.length ? h("a", { href: route(["run", r.id, benches[0][0]]) }, r.id) : r.id,
         r.notes && r.notes.length ? h("div", { class: "note" }, r.notes.join("; ")) : null,
-        r.error ? h("div", { class: "error" }, r.error) : null,
+        r.error ? h("div", { class: "ev-error" }, r.error) : null,
         r.problems_recorded === false ? h("div", { class: "muted" }, "no problems.jsonl: questions and golds not recorded") : null),
       h("td", { rowspan: span }, r.label || "—", r.model && r.model !== r.label ? h("div", { class: "muted" }, r.model) : null),
       h("td", { rowspan: span, class: "num" }, r.step === null || r.step === undefined ? "—" : r.step),
@@ -296,7 +296,7 @@ function trainingTable(training) {
     h("tbody", {}, training.map((t, i) => h("tr", {},
       h("td", {}, h("i", { class: `swatch${i % 6}` }), " ", t.id,
         t.notes && t.notes.length ? h("div", { class: "note" }, t.notes.join("; ")) : null,
-        t.error ? h("div", { class: "error" }, t.error) : null),
+        t.error ? h("div", { class: "ev-error" }, t.error) : null),
       h("td", {}, t.algo || "—"), h("td", {}, t.model || "—"), h("td", {}, t.benchmark || "—"),
       h("td", { class: "num" }, t.steps_done === undefined ? "—" : `${t.steps_done}${t.steps_planned ? "/" + t.steps_planned : ""}`),
       h("td", {}, statusBadge(t.status)),
@@ -337,7 +337,7 @@ function lineChart(title, series, color) {
     svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, `${x1}`),
     ...series.map((s) => svg("polyline", { class: `line${color[s.run] || 0}`,
       points: s.steps.map((x, i) => `${sx(x).toFixed(1)},${sy(s.values[i]).toFixed(1)}`).join(" ") })));
-  return h("figure", { class: "chart" }, h("div", { class: "title" }, title), plot);
+  return h("figure", { class: "chart" }, h("div", { class: "ev-title" }, title), plot);
 }
 
 // ----------------------------------------------------------------------------- samples and problems tables
@@ -418,7 +418,7 @@ function problemsTable(data, runId, bench, go) {
       h("td", { class: "cellmath" }, r.gold === null ? "—" : answerMath(r.gold)),
       h("td", { class: "num" }, r.n), h("td", { class: "num" }, r.correct), h("td", { class: "num" }, pct(r.pass_at_k)),
       h("td", { class: "cellmath" }, maj), h("td", { class: "num" }, num(r.mean_tokens, 0)),
-      h("td", { class: "strip" }, r.verdicts.map((v) => h("span", { class: v ? "y" : "n" }))));
+      h("td", { class: "strip" }, r.verdicts.map((v) => h("span", { class: v ? "ev-yes" : "ev-no" }))));
   });
   return h("table", { class: "problems" }, h("thead", {}, head), h("tbody", {}, rows));
 }
@@ -458,8 +458,8 @@ function verdictPanel(s, more) {
   return panel("Verdict", null,
     h("div", { class: "verdict" }, verdictMark(s.correct), s.correct ? " correct" : " wrong"),
     h("div", { class: "versus" },
-      h("div", { class: "box extracted" }, h("div", { class: "label" }, s.code ? "code from the completion" : "extracted answer"), extracted),
-      h("div", { class: "box gold" }, h("div", { class: "label" }, s.code ? "reference solution" : "gold"),
+      h("div", { class: "ev-box extracted" }, h("div", { class: "label" }, s.code ? "code that ran (from the completion)" : "extracted answer"), extracted),
+      h("div", { class: "ev-box gold" }, h("div", { class: "label" }, s.code ? "reference solution" : "gold"),
         s.gold ? longText(s.gold, more("gold"), { math: !s.code, code: s.code, answer: true }) : h("span", { class: "muted" }, "not recorded"))),
     h("dl", { class: "kv" },
       h("dt", {}, "grader reason"), h("dd", { class: "reason" }, longText(s.reason, more("reason"), { math: false })),
@@ -472,7 +472,7 @@ function codePanel(s) {
     h("td", {}, t.name), h("td", {}, verdictMark(t.passed), t.passed ? " passed" : " failed"),
     h("td", {}, t.passed ? "all inputs passed" : t.failed_input === null ? (t.detail ? "" : "failed (the reason reports the other test set)")
       : `inputs 0–${t.failed_input - 1} passed, input ${t.failed_input} failed, later inputs not run`.replace("inputs 0–-1 passed, ", "")),
-    h("td", { class: "text" }, t.detail)));
+    h("td", { class: "ev-text" }, t.detail)));
   return panel("Tests", null,
     h("table", { class: "tests" }, h("thead", {}, h("tr", {}, ["tests", "verdict", "inputs", "sandbox reason"].map((x) => h("th", {}, x)))), h("tbody", {}, rows)),
     h("p", { class: "muted" }, "The judge stops a test set at its first failing input; the run records that input and the reason."));
@@ -575,9 +575,9 @@ async function render() {
     else if (kind === "sample" && rest.length === 4) await viewSample(main, ...rest);
     else if (kind === "compare" && rest.length === 3) await viewCompare(main, rest[0], rest[1], rest[2], query);
     else if (kind === "pair" && rest.length === 4) await viewPair(main, ...rest);
-    else main.replaceChildren(h("p", { class: "error" }, "This link matches no view. "), h("a", { href: "#/" }, "All runs"));
+    else main.replaceChildren(h("p", { class: "ev-error" }, "This link matches no view. "), h("a", { href: "#/" }, "All runs"));
   } catch (e) {
-    main.replaceChildren(h("p", { class: "error" }, e.message), h("a", { href: "#/" }, "All runs"));
+    main.replaceChildren(h("p", { class: "ev-error" }, e.message), h("a", { href: "#/" }, "All runs"));
   }
   document.title = `evalkit view · ${segments.slice(1).join(" · ") || "runs"}`;
 }
