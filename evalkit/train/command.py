@@ -14,7 +14,8 @@ import typer
 
 from evalkit.errors import UsageError
 
-ALGO_HELP = "RL algorithm: grpo, dapo, dr_grpo, gspo, mpo or tepo."
+ALGO_HELP = ("RL algorithm: ppo, grpo, dapo, dr_grpo, gspo, mpo (the paper's, on PPO with a critic; "
+             "--loss-option base=grpo for the GRPO-based variant) or tepo.")
 RUN_PANEL = "Run"
 RL_PANEL = "Algorithm"
 ROLLOUT_PANEL = "Rollouts"
@@ -54,7 +55,9 @@ def train(
         rich_help_panel=RL_PANEL)] = None,
     loss_option: Annotated[list[str] | None, typer.Option(
         "--loss-option", help="Loss hyperparameter KEY=VALUE, repeatable (e.g. k=3, beta=0.0, eps_high=0.28, "
-                              "weights=uniform, criterion=empirical).", rich_help_panel=RL_PANEL)] = None,
+                              "weights=uniform, criterion=empirical; ppo/mpo critic: critic=model|head, "
+                              "critic_lr=1e-5, gamma=1.0, lam=1.0, value_clip=0.5; mpo: future=backbone|mtp, "
+                              "mtp_backbone=detach|through|frozen).", rich_help_panel=RL_PANEL)] = None,
     dynamic_sampling: Annotated[bool | None, typer.Option(
         "--dynamic-sampling/--no-dynamic-sampling",
         help="Drop groups whose rewards are all equal and refill the batch (default: on for dapo only).",
@@ -96,6 +99,14 @@ def train(
                                               rich_help_panel=RUN_PANEL)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace the metrics and checkpoints of an earlier run in OUTPUT.",
                                             rich_help_panel=RUN_PANEL)] = False,
+    # MPO's MTP modules (issue 17)
+    mtp_warmup_steps: Annotated[int | None, typer.Option(
+        help="With --algo mpo --loss-option future=mtp: Stage-1 batches that train only the MTP modules on the "
+             "train split's reference solutions before RL (backbone frozen); 0 = none.",
+        rich_help_panel=RL_PANEL)] = None,
+    mtp_init: Annotated[Path | None, typer.Option(
+        help="With future=mtp: start the MTP modules from a checkpoint's mtp/ folder (e.g. OUTPUT/step-N).",
+        rich_help_panel=RL_PANEL)] = None,
 ) -> None:
     """Train a model with RL on graded math rewards; checkpoints in OUTPUT/step-N are `evalkit run` models."""
     from evalkit.train.config import TRAIN_METRICS_FILE, TrainConfig
@@ -111,6 +122,7 @@ def train(
         eval_size=eval_size, save_every=save_every, seed=seed, device=device, dtype=dtype,
         rollout_engine=rollout_engine, vllm_gpu_memory=vllm_gpu_memory,
         vllm_max_model_len=vllm_max_model_len, vllm_sleep=vllm_sleep,
+        mtp_warmup_steps=mtp_warmup_steps, mtp_init=str(mtp_init) if mtp_init is not None else None,
     ).resolved()
     metrics = Path(cfg.output) / TRAIN_METRICS_FILE
     if metrics.is_file() and metrics.stat().st_size and not overwrite:

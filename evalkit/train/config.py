@@ -15,7 +15,7 @@ from typing import Any
 
 from evalkit.errors import UsageError
 
-ALGOS = ("grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
+ALGOS = ("ppo", "grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
 ROLLOUT_ENGINES = ("hf", "vllm")
 #: what a training run directory holds (besides its step-N checkpoints); `evalkit report` reads both
 TRAIN_CONFIG_FILE = "train_config.json"
@@ -33,7 +33,7 @@ class TrainConfig:
     output: str = "runs/train"
     steps: int = 20
     prompts_per_step: int = 4
-    group_size: int = 8
+    group_size: int = 8  # completions per prompt; 1 is allowed for the critic-based algorithms (ppo, mpo)
     epochs: int = 1  # passes over each rollout batch
     minibatches: int = 2  # optimizer steps per pass: epochs x minibatches updates per rollout
     micro_batch_size: int = 0  # rows per forward/backward (gradient accumulation); 0 = whole mini-batch
@@ -62,6 +62,12 @@ class TrainConfig:
     vllm_gpu_memory: float = 0.3  # share of the GPU vLLM takes (weights + KV cache); the rest trains
     vllm_max_model_len: int = 0  # prompt + completion tokens vLLM reserves KV cache for; 0 = the model's context
     vllm_sleep: bool = False  # free vLLM's GPU memory during updates (sleep level 2), re-push weights on waking
+    # MPO's MTP modules (--loss-option future=mtp): Stage 1 warm-up on the train split's reference solutions
+    mtp_warmup_steps: int = 0  # batches of the warm-up before RL (backbone frozen); 0 = none
+    mtp_warmup_lr: float = 1e-4
+    mtp_warmup_batch_size: int = 8
+    mtp_alpha_decay: float = 0.8  # warm-up loss weight of module k: decay^(k-2)
+    mtp_init: str | None = None  # a checkpoint (its mtp/ folder) to start the modules from; None = fresh copies
     seed: int = 0
     device: str = "cpu"
     dtype: str | None = None  # float32 | bfloat16 | float16; None: float32 on CPU, bfloat16 on GPU
@@ -115,18 +121,27 @@ class TrainConfig:
 
         if self.algo not in ALGOS:
             raise UsageError(f"--algo {self.algo!r} is not one of {', '.join(ALGOS)}")
-        make_params(self.algo, self.loss)
+        params = make_params(self.algo, self.loss)
         positive = ("steps", "prompts_per_step", "group_size", "epochs", "minibatches", "max_new_tokens",
-                    "max_gen_batches", "eval_size", "generation_batch_size")
+                    "max_gen_batches", "eval_size", "generation_batch_size", "mtp_warmup_batch_size")
         for name in positive:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 1; got {getattr(self, name)}")
         for name in ("micro_batch_size", "warmup_steps", "overlong_buffer", "eval_every", "save_every",
-                     "vllm_max_model_len"):
+                     "vllm_max_model_len", "mtp_warmup_steps"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name.replace('_', '-')} must be >= 0; got {getattr(self, name)}")
-        if self.group_size < 2:
-            raise UsageError("group-size must be >= 2: group-relative advantages need several samples per prompt")
+        if self.group_size < 2 and not params.uses_critic:
+            raise UsageError(f"group-size must be >= 2 for {self.algo}: group-relative advantages need several "
+                             "samples per prompt (ppo and mpo with a critic accept 1)")
+        if self.dynamic_sampling and self.group_size < 2:
+            raise UsageError("dynamic sampling drops groups whose rewards are all equal: it needs group-size >= 2")
+        uses_mtp = getattr(params, "mtp_modules", 0) > 0
+        if (self.mtp_warmup_steps or self.mtp_init) and not uses_mtp:
+            raise UsageError("mtp-warmup-steps and mtp-init apply to MTP modules: use --algo mpo with "
+                             "--loss-option future=mtp (and k >= 2)")
+        if self.mtp_warmup_lr <= 0 or not 0 < self.mtp_alpha_decay <= 1:
+            raise UsageError("mtp-warmup-lr must be > 0 and mtp-alpha-decay in (0, 1]")
         rows = self.prompts_per_step * self.group_size
         if self.minibatches > rows:
             raise UsageError(f"minibatches ({self.minibatches}) exceeds the {rows} sequences per step")

@@ -48,6 +48,12 @@ class Rollout:
     def lengths(self) -> Tensor:
         return self.completion_mask.sum(-1)
 
+    def to(self, device: Any) -> Rollout:
+        """The same rollout with its tensors on `device`."""
+        sampled = self.sampling_logprobs.to(device) if self.sampling_logprobs is not None else None
+        return Rollout(self.prompt_ids.to(device), self.prompt_mask.to(device), self.completion_ids.to(device),
+                       self.completion_mask.to(device), self.truncated.to(device), self.texts, sampled)
+
     def select(self, rows: Tensor) -> Rollout:
         """The rows `rows` (an index tensor), in that order."""
         idx = rows.tolist()
@@ -151,26 +157,60 @@ class HFGenerator:
         return Rollout.cat(parts, self.tokenizer.pad_token_id) if len(parts) > 1 else parts[0]
 
 
-def token_logprobs(model: Any, rollout: Rollout, *, temperature: float = 1.0, with_entropy: bool = False,
-                   rows: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-    """Log-prob of each completion token under `model` (softmax of logits / temperature), `[N, T]`.
+@dataclass
+class PolicyForward:
+    """One teacher-forced forward of the policy over prompt + completion.
 
-    Positions follow the attention mask (as in `generate`), so left padding does not shift them.
-    With `with_entropy`, also the policy's entropy at each completion position.
+    `logp` `[N, T]`: log-prob of each completion token (softmax of logits / temperature); `entropy`
+    `[N, T]` when asked for; `hidden` `[N, P + T, H]`: the last hidden states (after the final norm,
+    what the LM head reads) when asked for, which the value head and the MTP modules consume;
+    `input_ids`, `attention`, `positions`: the layout the forward used.
     """
-    if rows is not None:
-        rollout = rollout.select(rows)
+
+    logp: Tensor
+    entropy: Tensor | None
+    hidden: Tensor | None
+    input_ids: Tensor
+    attention: Tensor
+    positions: Tensor
+
+
+def sequence_layout(rollout: Rollout) -> tuple[Tensor, Tensor, Tensor]:
+    """(input ids, attention mask, position ids) of prompt + completion; positions follow the attention mask."""
     input_ids = torch.cat([rollout.prompt_ids, rollout.completion_ids], dim=1)
     attention = torch.cat([rollout.prompt_mask, rollout.completion_mask], dim=1)
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    return input_ids, attention, positions
+
+
+def policy_forward(model: Any, rollout: Rollout, *, temperature: float = 1.0, with_entropy: bool = False,
+                   with_hidden: bool = False, rows: Tensor | None = None) -> PolicyForward:
+    """Score the completion tokens of `rollout` (or its `rows`) under `model`; see `PolicyForward`.
+
+    Positions follow the attention mask (as in `generate`), so left padding does not shift them.
+    """
+    if rows is not None:
+        rollout = rollout.select(rows)
+    input_ids, attention, positions = sequence_layout(rollout)
     width = rollout.completion_ids.shape[1]
-    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions,
-                   logits_to_keep=width + 1).logits[:, :-1]
-    logits = logits.float() / temperature
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=width + 1,
+                output_hidden_states=with_hidden)
+    logits = out.logits[:, :-1].float() / temperature
     logp_all = logits.log_softmax(-1)
     logp = logp_all.gather(-1, rollout.completion_ids.unsqueeze(-1)).squeeze(-1)
     entropy = None
     if with_entropy:
         with torch.no_grad():  # a statistic and TEPO's mask criterion: never differentiated
             entropy = -(logp_all.exp() * logp_all).sum(-1)
-    return logp, entropy
+    hidden = out.hidden_states[-1] if with_hidden else None
+    return PolicyForward(logp, entropy, hidden, input_ids, attention, positions)
+
+
+def token_logprobs(model: Any, rollout: Rollout, *, temperature: float = 1.0, with_entropy: bool = False,
+                   rows: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """Log-prob of each completion token under `model` (softmax of logits / temperature), `[N, T]`.
+
+    With `with_entropy`, also the policy's entropy at each completion position.
+    """
+    out = policy_forward(model, rollout, temperature=temperature, with_entropy=with_entropy, rows=rows)
+    return out.logp, out.entropy

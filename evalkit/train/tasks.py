@@ -41,6 +41,14 @@ class Task:
     def heldout_examples(self) -> Sequence[Example]:
         raise NotImplementedError
 
+    def train_solutions(self) -> Sequence[tuple[str, str]]:
+        """(prompt, reference solution) pairs of the train split: the text MPO's MTP warm-up learns from."""
+        raise NotImplementedError
+
+    def heldout_solutions(self) -> Sequence[tuple[str, str]]:
+        """(prompt, reference solution) pairs of the held-out split (to measure the MTP warm-up)."""
+        raise NotImplementedError
+
     def sample(self, rng: random.Random, n: int) -> list[Example]:
         """`n` distinct training prompts."""
         pool = self.train_examples()
@@ -92,6 +100,12 @@ class AdditionTask(Task):
     def heldout_examples(self) -> Sequence[Example]:
         return self._heldout
 
+    def train_solutions(self) -> Sequence[tuple[str, str]]:
+        return [(e.prompt, e.gold) for e in self._train]
+
+    def heldout_solutions(self) -> Sequence[tuple[str, str]]:
+        return [(e.prompt, e.gold) for e in self._heldout]
+
 
 class BenchmarkTask(Task):
     """An evalkit benchmark: train prompts from its train split (the few-shot pool), held-out from its test split."""
@@ -133,18 +147,31 @@ class BenchmarkTask(Task):
             text = prompt.text or ""
         return Example(id=problem.id, prompt=text, gold=problem.gold)
 
+    def _train_problems(self) -> list[Any]:
+        problems = self.benchmark.fewshot_pool(self._source)
+        if not problems:
+            raise UsageError(f"benchmark {self.name} has no train split to train on")
+        return problems
+
     def train_examples(self) -> Sequence[Example]:
         if self._train is None:
-            problems = self.benchmark.fewshot_pool(self._source)
-            if not problems:
-                raise UsageError(f"benchmark {self.name} has no train split to train on")
-            self._train = [self._render(p) for p in problems]
+            self._train = [self._render(p) for p in self._train_problems()]
         return self._train
 
     def heldout_examples(self) -> Sequence[Example]:
         if self._heldout is None:
             self._heldout = [self._render(p) for p in self.benchmark.load(self._source)]
         return self._heldout
+
+    def train_solutions(self) -> Sequence[tuple[str, str]]:
+        problems = self._train_problems()
+        return [(e.prompt, self.benchmark.worked_solution(p)) for e, p in zip(self.train_examples(), problems,
+                                                                              strict=True)]
+
+    def heldout_solutions(self) -> Sequence[tuple[str, str]]:
+        problems = self.benchmark.load(self._source)
+        return [(e.prompt, self.benchmark.worked_solution(p)) for e, p in zip(self.heldout_examples(), problems,
+                                                                              strict=True)]
 
 
 TASKS = ("addition", "gsm8k", "math")

@@ -35,7 +35,8 @@ def test_toml_and_json_configs_read_the_same(tmp_path: Path):
 @pytest.mark.parametrize("text,match", [
     ('algo = "grpo"\nstep = 3\n', "unknown setting"),
     ('algo = "mpo"\n[loss]\nK = 3\n', "unknown mpo loss option"),
-    ('algo = "ppo"\n', "not one of"),
+    ('algo = "nope"\n', "not one of"),
+    ('algo = "grpo"\ngroup_size = 1\n', "group-size must be >= 2 for grpo"),
     ('group_size = 1\n', "group-size must be >= 2"),
     ('temperature = 0.0\n', "temperature must be > 0"),
     ('algo = "grpo"\nsteps = \n', "not valid TOML"),
@@ -67,12 +68,14 @@ def test_help_lists_every_train_flag():
     text = re.sub(r"\s+", " ", result.output)
     for flag in ("--algo", "--model", "--benchmark", "--steps", "--group-size", "--data-dir", "--output", "--config",
                  "--epochs", "--minibatches", "--loss-option", "--dynamic-sampling", "--eval-every", "--rollout-engine",
-                 "--vllm-gpu-memory", "--vllm-max-model-len", "--vllm-sleep"):
+                 "--vllm-gpu-memory", "--vllm-max-model-len", "--vllm-sleep", "--mtp-warmup-steps", "--mtp-init"):
         assert flag in text, flag
 
 
 @pytest.mark.parametrize("args,match", [
-    (["--algo", "ppo"], "is not one of"),
+    (["--algo", "nope"], "is not one of"),
+    (["--algo", "mpo", "--mtp-warmup-steps", "3"], "future=mtp"),
+    (["--algo", "ppo", "--loss-option", "critic=shared"], "critic must be"),
     (["--loss-option", "k=3"], "unknown grpo loss option"),
     (["--config", "/no/such.toml"], "not found"),
     (["--model", "./no/such/model", "--steps", "1"], "model not found"),
@@ -133,3 +136,32 @@ def test_train_then_evalkit_run_evaluates_the_checkpoint(tmp_path: Path, toy_mod
     assert result.exit_code == 0, result.output
     model = json.loads((run_dir / "config.json").read_text())["model"]
     assert model["checkpoint_step"] == 1
+
+
+@pytest.mark.slow
+def test_smollm2_mpo_with_mtp_modules_writes_a_checkpoint_that_evalkit_run_evaluates(smollm2_gguf, shared_data,
+                                                                                        tmp_path: Path):
+    """The paper's MPO end to end on the real small model: PPO base, critic, MTP warm-up, then `evalkit run`."""
+    config = tmp_path / "mpo.toml"
+    config.write_text("log_kl = false\nmtp_warmup_batch_size = 2\neval_size = 2\n")
+    out = tmp_path / "mpo"
+    result = cli("train", "--config", str(config), "--algo", "mpo", "--model", str(smollm2_gguf),
+                 "--benchmark", "gsm8k", "--data-dir", str(shared_data), "--loss-option", "future=mtp",
+                 "--loss-option", "k=2",
+                 "--mtp-warmup-steps", "2", "--steps", "1", "--group-size", "1", "--prompts-per-step", "2",
+                 "--max-new-tokens", "8", "--minibatches", "1", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "MTP warm-up: 2 steps" in result.output
+    (entry,) = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert entry["algo"] == "mpo" and "value_loss" in entry and entry["sequences_trained"] == 2
+    checkpoint = out / "step-1"
+    assert (checkpoint / "mtp" / "modules.safetensors").is_file()
+    assert json.loads((checkpoint / "trainer_state.json").read_text())["mtp_modules"] == 1
+
+    run_dir = tmp_path / "eval"
+    result = cli("run", "--model", str(checkpoint), "--benchmarks", "gsm8k", "--data-dir", str(shared_data),
+                 "--limit", "2", "--max-tokens", "8", "--engine", "hf", "--device", "cpu", "--output", str(run_dir))
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir / "config.json").read_text())["model"]["checkpoint_step"] == 1
+    (samples,) = run_dir.rglob("samples.jsonl")
+    assert len(samples.read_text().splitlines()) == 2

@@ -1,4 +1,4 @@
-"""Properties of the six losses: paper formulas, reductions between algorithms, masks and invariances."""
+"""Properties of the seven losses: paper formulas, reductions between algorithms, masks and invariances."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from evalkit.errors import UsageError
 from evalkit.train import losses as L
 from evalkit.train.losses import Normalizer, PolicyTensors, compute_loss, make_params
 
-ALGOS = ("grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
+ALGOS = ("ppo", "grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
 
 
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -27,7 +27,7 @@ def loss_fn(algo: str, **overrides):
 # ----------------------------------------------------------------------------- registry
 
 
-def test_registry_has_the_six_algorithms_with_paper_defaults():
+def test_registry_has_the_seven_algorithms_with_paper_defaults():
     assert set(L.LOSSES) == set(ALGOS)
     assert make_params("grpo") == L.GRPOParams(eps_low=0.2, eps_high=0.2, beta=0.04, agg="seq-mean-token-mean")
     dapo = make_params("dapo")
@@ -199,17 +199,17 @@ MPO_VARIANTS.append(dict(layout="sliding", ratio="product", weights="uniform"))
 
 
 @pytest.mark.parametrize("variant", MPO_VARIANTS, ids=lambda v: "-".join(v.values()))
-def test_mpo_with_k1_is_token_level_grpo(batch_factory, value_and_grad, variant):
+def test_grpo_based_mpo_with_k1_is_token_level_grpo(batch_factory, value_and_grad, variant):
     t = batch_factory()
     grpo = value_and_grad(loss_fn("grpo"), t)
-    mpo = value_and_grad(loss_fn("mpo", k=1, **variant), t)
+    mpo = value_and_grad(loss_fn("mpo", k=1, base="grpo", **variant), t)
     assert close(grpo[0], mpo[0]) and close(grpo[1], mpo[1])
 
 
-def test_mpo_with_no_future_weight_is_grpo(batch_factory, value_and_grad):
+def test_grpo_based_mpo_with_no_future_weight_is_grpo(batch_factory, value_and_grad):
     t = batch_factory()
     grpo = value_and_grad(loss_fn("grpo"), t)
-    mpo = value_and_grad(loss_fn("mpo", k=4, weights="future:0"), t)
+    mpo = value_and_grad(loss_fn("mpo", k=4, base="grpo", weights="future:0"), t)
     assert close(grpo[0], mpo[0]) and close(grpo[1], mpo[1])
 
 
@@ -219,8 +219,8 @@ def test_mpo_one_uniform_chunk_is_the_gspo_ratio_and_loss(batch_factory, value_a
     expected = L.sequence_log_ratio(t)[:, None].expand_as(log_r)
     assert close(log_r[t.mask > 0], expected[t.mask > 0])
     for k in (7, 12):  # a chunk as long as, or longer than, the completion
-        mpo = value_and_grad(loss_fn("mpo", k=k, layout="chunk", weights="uniform", beta=0.0, eps_low=0.1,
-                                     eps_high=0.1), t)
+        mpo = value_and_grad(loss_fn("mpo", k=k, base="grpo", layout="chunk", weights="uniform", beta=0.0,
+                                     eps_low=0.1, eps_high=0.1), t)
         gspo = value_and_grad(loss_fn("gspo", eps_low=0.1, eps_high=0.1), t)
         assert close(mpo[0], gspo[0]) and close(mpo[1], gspo[1])
 
@@ -254,8 +254,8 @@ def test_mpo_on_policy_is_a_reweighting_of_grpo(batch_factory, value_and_grad):
     t = batch_factory(lengths=[7] * 6)
     t = dataclasses.replace(t, logp_old=t.logp.detach())
     _, g_grpo = value_and_grad(loss_fn("grpo", beta=0.0), t)
-    _, g_prod = value_and_grad(loss_fn("mpo", k=3, ratio="product", weights="uniform", beta=0.0), t)
-    _, g_unif = value_and_grad(loss_fn("mpo", k=3, weights="uniform", tail="pad", beta=0.0), t)
+    _, g_prod = value_and_grad(loss_fn("mpo", k=3, base="grpo", ratio="product", weights="uniform", beta=0.0), t)
+    _, g_unif = value_and_grad(loss_fn("mpo", k=3, base="grpo", weights="uniform", tail="pad", beta=0.0), t)
     # interior tokens belong to k blocks: product counts each k times, uniform k x 1/k = once
     assert close(g_prod[:, 2:], 3 * g_grpo[:, 2:])
     assert close(g_unif[:, 2:], g_grpo[:, 2:])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from evalkit.errors import UsageError
 from evalkit.train.advantages import group_advantages, informative_groups, overlong_penalty
 from evalkit.train.config import TrainConfig
 from evalkit.train.losses import make_params
@@ -18,7 +19,7 @@ from evalkit.train.tasks import AdditionTask
 from evalkit.train.toy import char_tokenizer, tiny_llama
 from evalkit.train.trainer import collect_rollouts, train, update_policy
 
-ALGOS = ("grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
+ALGOS = ("ppo", "grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,9 @@ class ScriptedGenerator:
     def __init__(self, tokenizer, answers: dict[str, list[str]]):
         self.tokenizer = tokenizer
         self.answers = answers
+
+    def policy_changed(self) -> None:
+        """Nothing to reload: the completions are fixed."""
 
     def generate(self, prompts: Sequence[str], n: int, sampling: SamplingSettings, *,
                  add_special_tokens: bool = False) -> Rollout:
@@ -209,8 +213,9 @@ def test_a_grpo_update_raises_the_likelihood_of_better_completions(tokenizer, tm
 
 
 VARIANTS = [(algo, {}) for algo in ALGOS if algo != "mpo"] + [
-    ("mpo", {"k": 2}), ("mpo", {"k": 2, "layout": "chunk"}), ("gspo", {"variant": "token"}),
-    ("tepo", {"criterion": "empirical"}),
+    ("mpo", {"k": 2}), ("mpo", {"k": 2, "layout": "chunk"}), ("mpo", {"k": 2, "base": "grpo"}),
+    ("ppo", {"critic": "head"}), ("gspo", {"variant": "token"}), ("tepo", {"criterion": "empirical"}),
+    ("tepo", {"kl_target": "old"}),
 ]
 
 
@@ -261,3 +266,62 @@ def test_a_gguf_loaded_model_saves_as_a_plain_checkpoint(smollm2_gguf, tmp_path)
     reloaded = AutoModelForCausalLM.from_pretrained(path)
     name, weight = next(iter(model.state_dict().items()))
     assert torch.equal(reloaded.state_dict()[name], weight)
+
+
+# ----------------------------------------------------------------------------- PPO: a critic, one sample per prompt
+
+
+@pytest.mark.parametrize("critic", ["model", "head"])
+def test_a_ppo_update_prefers_right_completions_and_fits_the_critic(tokenizer, tmp_path, critic):
+    from evalkit.train.critic import Critic
+    from evalkit.train.trainer import make_optimizer
+
+    examples = sorted(AdditionTask(digits=1, n_heldout=0, n_train=100, seed=0).train_examples(), key=lambda e: e.id)[:8]
+    answers = {e.prompt: [e.gold if i % 2 else str(int(e.gold) + 11)] for i, e in enumerate(examples)}
+    task, generator = FixedTask(examples), ScriptedGenerator(tokenizer, answers)
+    cfg = toy_config(tmp_path, algo="ppo", prompts_per_step=8, group_size=1, lr=3e-3, minibatches=1,
+                     loss={"critic": critic, "critic_lr": 3e-3}).resolved()
+    batch = collect_rollouts(cfg, task, generator, SamplingSettings(3), random.Random(0), pad_id=0)
+    assert len(batch.rollout) == 8 and batch.correct.tolist() == [0.0, 1.0] * 4
+    model = small_model(tokenizer, seed=1)
+    params = make_params("ppo", cfg.loss)
+    ppo_critic = Critic(params, model)
+    optimizer = make_optimizer(cfg, model, critic=ppo_critic)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    before, _ = token_logprobs(model, batch.rollout)
+    history = [update_policy(cfg, params, model, None, optimizer, schedule, batch, step=i, critic=ppo_critic)
+               for i in range(1, 7)]
+    after, _ = token_logprobs(model, batch.rollout)
+    with torch.no_grad():
+        gain = ((after - before) * batch.loss_mask).sum(-1)
+    right = batch.correct > 0
+    assert gain[right].mean() > gain[~right].mean()
+    first = history[0]
+    assert first["clip_low"] == first["clip_high"] == 0 and first["ratio_mean"] == pytest.approx(1.0)
+    assert first["value_mean"] == 0.0  # a zero-initialised head: every value starts at 0
+    assert history[-1]["value_loss"] < history[0]["value_loss"]
+    assert abs(history[-1]["value_mean"] - 0.5) < abs(history[0]["value_mean"] - 0.5)
+    if critic == "model":  # a separate critic, its own optimizer; the checkpoint stays a plain policy
+        assert history[0]["critic_grad_norm"] > 0
+        assert not any(p is q for p in model.parameters() for q in ppo_critic.module.parameters())
+
+
+def test_group_size_one_is_for_the_critic_based_algorithms():
+    TrainConfig(algo="ppo", group_size=1).resolved()
+    TrainConfig(algo="mpo", group_size=1).resolved()
+    with pytest.raises(UsageError, match="group-size must be >= 2 for grpo"):
+        TrainConfig(algo="grpo", group_size=1).resolved()
+    with pytest.raises(UsageError, match="group-size must be >= 2 for mpo"):
+        TrainConfig(algo="mpo", group_size=1, loss={"base": "grpo"}).resolved()
+    with pytest.raises(UsageError, match="dynamic sampling"):
+        TrainConfig(algo="ppo", group_size=1, dynamic_sampling=True).resolved()
+
+
+def test_a_ppo_run_logs_the_critic_and_the_ratio_variance(tokenizer, task, tmp_path):
+    model = small_model(tokenizer)
+    cfg = toy_config(tmp_path, algo="mpo", group_size=1, prompts_per_step=8, epochs=2, loss={"k": 2})
+    history = train(cfg, model, tokenizer, task, log=lambda line: None)
+    last = history[-1]
+    for key in ("value_loss", "value_mean", "value_clip_frac", "ratio_var", "critic_grad_norm"):
+        assert key in last, key
+    assert last["ratio_var"] >= 0
