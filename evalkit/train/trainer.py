@@ -185,7 +185,7 @@ class RolloutBatch:
     all_lengths: Tensor
     all_truncated: Tensor
     groups_generated: int
-    groups_zero_variance: int
+    groups_zero_variance: int | None  # None with one sample per prompt (G = 1): there are no groups
     gen_rounds: int
     time_generation_s: float
     time_reward_s: float
@@ -202,7 +202,8 @@ class RolloutBatch:
             "completion_len_mean": float(lengths.mean()),
             "completion_len_max": int(lengths.max()),
             "truncated_frac": float(self.all_truncated.float().mean()),
-            "zero_variance_frac": self.groups_zero_variance / self.groups_generated,
+            "zero_variance_frac": None if self.groups_zero_variance is None
+            else self.groups_zero_variance / self.groups_generated,
             "gen_rounds": self.gen_rounds,
             "sequences_trained": len(self.rollout),
             "time_generation_s": self.time_generation_s,
@@ -260,7 +261,8 @@ def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, samplin
         rollout=rollout, correct=correct, rewards=rewards, advantages=advantages, loss_mask=loss_mask,
         all_correct=torch.cat(seen_correct), all_rewards=torch.cat(seen_rewards), all_lengths=torch.cat(seen_lengths),
         all_truncated=torch.cat(seen_truncated), groups_generated=groups_generated,
-        groups_zero_variance=zero_variance, gen_rounds=rounds, time_generation_s=gen_time, time_reward_s=reward_time,
+        groups_zero_variance=zero_variance if G > 1 else None, gen_rounds=rounds, time_generation_s=gen_time,
+        time_reward_s=reward_time,
     )
 
 

@@ -38,19 +38,24 @@ def test_summary_gain_and_curves():
     assert s["grpo"]["heldout_gain"][-1][0] == pytest.approx(0.25)
     assert s["gspo"]["clip_fraction"][0] == pytest.approx(0.4)
     assert s["grpo"]["steps"] == [0, 10, 20]
+    assert s["gspo"]["clip_fraction_curve"] == [pytest.approx([0.4, 0.0]), pytest.approx([0.4, 0.0])]
 
 
 @pytest.mark.slow
 def test_miniature_experiment_writes_report_and_resumes(tmp_path: Path):
     cfg = ExperimentConfig(output=tmp_path, algos=("grpo", "mpo"), seeds=1, digits=1, hidden=32, layers=1,
                            sft_max_steps=20, sft_chunk=10, sft_batch_size=16, steps=2, prompts_per_step=4,
-                           group_size=4, epochs=1, minibatches=2, eval_every=1, eval_size=4, loss={"mpo": {"k": 2}})
+                           group_size=4, epochs=1, minibatches=2, eval_every=1, eval_size=4, loss={"mpo": {"k": 2}},
+                           critic_steps=3)
     summary = run(cfg, log=lambda text: None)
     assert set(summary) == {"grpo", "mpo"}
     report = (tmp_path / "report.md").read_text()
-    assert "| grpo |" in report and "| mpo |" in report
+    assert "| grpo |" in report and "| mpo |" in report and "Importance-ratio variance" in report
     data = json.loads((tmp_path / "summary.json").read_text())
-    assert data["algorithms"]["mpo"]["steps"] == [0, 1, 2]
+    assert data["algorithms"]["mpo"]["steps"] == [0, 1, 2, 3]  # the critic-based arm's own step count
+    mpo_run = json.loads((tmp_path / "mpo" / "seed0" / "train_config.json").read_text())
+    assert (mpo_run["group_size"], mpo_run["prompts_per_step"]) == (1, 16)  # G = 1, same completions per step
+    assert len(data["algorithms"]["mpo"]["ratio_var_curve"]) == 3
     metrics = tmp_path / "grpo" / "seed0" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
     run(cfg, log=lambda text: None)  # finished runs are read back, not retrained

@@ -325,3 +325,31 @@ def test_a_ppo_run_logs_the_critic_and_the_ratio_variance(tokenizer, task, tmp_p
     for key in ("value_loss", "value_mean", "value_clip_frac", "ratio_var", "critic_grad_norm"):
         assert key in last, key
     assert last["ratio_var"] >= 0
+
+
+def test_mpo_with_k1_trains_exactly_like_ppo(tokenizer, tmp_path):
+    """The whole update (critic, GAE, four clipped steps), not only the loss: K = 1 MPO and PPO end equal."""
+    from evalkit.train.critic import Critic
+    from evalkit.train.trainer import make_optimizer
+
+    examples = sorted(AdditionTask(digits=1, n_heldout=0, n_train=100, seed=0).train_examples(), key=lambda e: e.id)[:8]
+    answers = {e.prompt: [e.gold if i % 3 else str(int(e.gold) + 11)] for i, e in enumerate(examples)}
+    finals = []
+    for algo, loss in (("ppo", {}), ("mpo", {"k": 1})):
+        task, generator = FixedTask(examples), ScriptedGenerator(tokenizer, answers)
+        cfg = toy_config(tmp_path, algo=algo, prompts_per_step=8, group_size=1, lr=3e-3, epochs=2, minibatches=2,
+                         loss={**loss, "critic_lr": 3e-3}).resolved()
+        batch = collect_rollouts(cfg, task, generator, SamplingSettings(3), random.Random(0), pad_id=0)
+        model = small_model(tokenizer, seed=2)
+        params = make_params(algo, cfg.loss)
+        critic = Critic(params, model)
+        optimizer = make_optimizer(cfg, model, critic=critic)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+        stats = update_policy(cfg, params, model, None, optimizer, schedule, batch, step=1, critic=critic)
+        finals.append((model.state_dict(), critic.module.state_dict(), stats))
+    (ppo_w, ppo_c, ppo_s), (mpo_w, mpo_c, mpo_s) = finals
+    for name in ppo_w:
+        assert torch.allclose(ppo_w[name], mpo_w[name], atol=1e-6), name
+    for name in ppo_c:
+        assert torch.allclose(ppo_c[name], mpo_c[name], atol=1e-6), name
+    assert ppo_s["ratio_var"] > 0 and ppo_s["ratio_var"] == pytest.approx(mpo_s["ratio_var"], rel=1e-5)
