@@ -119,6 +119,11 @@ def k3_kl(logp: Tensor, logp_ref: Tensor) -> Tensor:
     return d.exp() - d - 1
 
 
+def check_aggregation(mode: str) -> None:
+    if mode not in AGG_MODES:
+        raise UsageError(f"unknown loss aggregation {mode!r}; use one of {', '.join(AGG_MODES)}")
+
+
 def aggregate(x: Tensor, mask: Tensor, mode: str, norm: Normalizer | None = None) -> Tensor:
     """Reduce per-token losses to a scalar (verl's names for the three ways the papers do it).
 
@@ -344,8 +349,7 @@ class PPOParams(CriticParams):
 
     def validate(self) -> None:
         super().validate()
-        if self.agg not in AGG_MODES:
-            raise UsageError(f"unknown loss aggregation {self.agg!r}; use one of {', '.join(AGG_MODES)}")
+        check_aggregation(self.agg)
 
 
 @register_loss("ppo", PPOParams, "per-token GAE advantages from a critic, token ratio, PPO clip, token mean, no KL")
@@ -365,8 +369,7 @@ class GRPOParams(LossParams):
 
     def validate(self) -> None:
         super().validate()
-        if self.agg not in AGG_MODES:
-            raise UsageError(f"unknown loss aggregation {self.agg!r}; use one of {', '.join(AGG_MODES)}")
+        check_aggregation(self.agg)
 
 
 @register_loss("grpo", GRPOParams, "group-normalised advantage, token ratio, PPO clip, k3 KL, sequence mean")
@@ -530,8 +533,7 @@ class MPOParams(CriticParams):
 
     def validate(self) -> None:
         super().validate()
-        if self.agg not in AGG_MODES:
-            raise UsageError(f"unknown loss aggregation {self.agg!r}; use one of {', '.join(AGG_MODES)}")
+        check_aggregation(self.agg)
         if self.k < 1:
             raise UsageError(f"MPO block size k must be >= 1; got {self.k}")
         for name, value, allowed in (("layout", self.layout, ("sliding", "chunk")),
