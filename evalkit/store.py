@@ -23,10 +23,13 @@ from evalkit.schema import (
     PROBLEMS_FILE,
     PROMPTS_FILE,
     SAMPLES_FILE,
+    BenchmarkMetrics,
+    NewerSchemaError,
     ProblemRecord,
     PromptRecord,
     RunConfig,
     SampleRecord,
+    metrics_to_json,
 )
 
 
@@ -56,6 +59,16 @@ def read_jsonl_records(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             raise UsageError(f"{path}:{lineno} is not valid JSON; the run directory is damaged") from None
     return rows
+
+
+def load_config(path: Path, *, damaged_hint: str) -> RunConfig:
+    """A run's config.json; one-line UsageError when it is damaged (with `damaged_hint`) or from a newer evalkit."""
+    try:
+        return RunConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except NewerSchemaError as exc:
+        raise NewerSchemaError(f"{path} was {exc}") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path} is damaged ({exc}); {damaged_hint}") from None
 
 
 def _cut_torn_tail(path: Path) -> None:
@@ -107,23 +120,35 @@ class RunStore:
                              "written by `evalkit run --output`")
         return store
 
-    def check_compatible(self, config: RunConfig) -> bool:
-        """Whether this directory is new (False) or holds the same run (True); raises when it differs."""
+    def check_compatible(self, config: RunConfig, *, overwrite: bool = False) -> bool:
+        """Whether this directory is new (False) or holds the same run (True).
+
+        A directory holding a different run is refused, or with `overwrite` emptied of its run files
+        (so the run starts afresh there); a non-empty directory without a run is always refused.
+        """
         if not self.dir.exists():
             return False
         if not self.dir.is_dir():
             raise UsageError(f"--output {self.dir} is a file; pass a directory")
         if not self.config_path.is_file():
-            if any(self.dir.iterdir()):
+            if any(p.name != ".lock" for p in self.dir.iterdir()):
                 raise UsageError(f"--output {self.dir} is a non-empty directory without a run in it; "
                                  "pass a new or empty directory")
             return False
         old = self.read_config()
         diffs = describe_differences(old.identity(), config.identity())
-        if diffs:
-            raise UsageError(f"--output {self.dir} holds a different run ({'; '.join(diffs)}); "
-                             "pass a new --output directory or repeat the original settings to resume it")
-        return True
+        if not diffs:
+            return True
+        if not overwrite:
+            raise UsageError(f"--output {self.dir} holds a different run ({'; '.join(diffs)}); pass a new --output "
+                             "directory, repeat the original settings to resume it, or pass --overwrite to replace it")
+        self.lock()
+        try:
+            for path in (self.samples_path, self.prompts_path, self.metrics_path, self.config_path):
+                path.unlink(missing_ok=True)
+        finally:
+            self.close()
+        return False
 
     def open(self, config: RunConfig) -> None:
         """Create or resume the directory for `config` (call `check_compatible` first)."""
@@ -154,10 +179,7 @@ class RunStore:
             self._lock_fd = None
 
     def read_config(self) -> RunConfig:
-        try:
-            return RunConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UsageError(f"{self.config_path} is damaged ({exc}); pass another --output directory") from None
+        return load_config(self.config_path, damaged_hint="pass another --output directory")
 
     def write_config(self, config: RunConfig) -> None:
         write_json_atomic(self.config_path, config.to_dict())
@@ -191,13 +213,8 @@ class RunStore:
         _append_lines(tmp, [r.to_dict() for r in records])
         os.replace(tmp, self.samples_path)
 
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_json_atomic(self.metrics_path, metrics)
-
-    def read_metrics(self) -> dict[str, Any]:
-        if not self.metrics_path.is_file():
-            return {}
-        return json.loads(self.metrics_path.read_text(encoding="utf-8"))
+    def write_metrics(self, metrics: dict[str, BenchmarkMetrics]) -> None:
+        write_json_atomic(self.metrics_path, metrics_to_json(metrics))
 
 
 def _append_lines(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sandbox
-from graders.verdict import Verdict
+from graders.verdict import Trust, Verdict
 from sandbox import ExecResult, IOTest
 
 GRADER_VERSION = "1"
@@ -223,8 +223,13 @@ def _jobs(task: CodeTask, program: Program) -> list[dict]:
     return jobs
 
 
-def grade_many(tasks: Sequence[CodeTask], completions: Sequence[str], *, workers: int | None = None) -> list[Verdict]:
-    """Verdicts for (task, completion) pairs, executed as one sandbox batch."""
+def grade_many(tasks: Sequence[CodeTask], completions: Sequence[str], *, workers: int | None = None,
+               unsafe: bool | None = None) -> list[Verdict]:
+    """Verdicts for (task, completion) pairs, executed as one sandbox batch.
+
+    `unsafe=True` runs model code even without the sandbox's namespace isolation (the caller's explicit
+    opt-in); None leaves the decision to the sandbox (`EVALKIT_UNSAFE_CODE_EXEC`).
+    """
     programs = [build_program(c, t) for t, c in zip(tasks, completions, strict=True)]
     jobs: list[dict] = []
     spans: list[tuple[int, int]] = []
@@ -232,7 +237,7 @@ def grade_many(tasks: Sequence[CodeTask], completions: Sequence[str], *, workers
         new = _jobs(task, program) if program is not None else []
         spans.append((len(jobs), len(new)))
         jobs.extend(new)
-    results = sandbox.run_many(jobs, workers=workers)
+    results = sandbox.run_many(jobs, workers=workers, unsafe=unsafe)
     verdicts = []
     for task, program, (start, n) in zip(tasks, programs, spans, strict=True):
         if program is None:
@@ -241,14 +246,19 @@ def grade_many(tasks: Sequence[CodeTask], completions: Sequence[str], *, workers
             continue
         res = results[start:start + n]
         if task.plus is None:
-            verdicts.append(Verdict(res[0].passed, program.extracted, _reason(res[0])))
+            verdicts.append(Verdict(res[0].passed, program.extracted, _reason(res[0]), trust=_trust(res)))
             continue
         base, plus = res
         reason = "passed" if base.passed and plus.passed else _reason(base, "base") if not base.passed \
             else _reason(plus, "plus")
         verdicts.append(Verdict(base.passed and plus.passed, program.extracted, reason,
-                                {"base": base.passed, "plus": plus.passed}))
+                                {"base": base.passed, "plus": plus.passed}, trust=_trust(res)))
     return verdicts
+
+
+def _trust(results: Sequence[ExecResult]) -> Trust:
+    """Weak when any passing part of the verdict ran its test inside the candidate process."""
+    return "weak" if any(r.passed and r.trust == "weak" for r in results) else "strong"
 
 
 def grade(task: CodeTask, completion: str) -> Verdict:
@@ -263,7 +273,7 @@ def code_rewards(tasks: Sequence[CodeTask], completions: Sequence[str], *, allow
     0.0 unless `allow_weak`: a policy under RL optimises against exactly such holes.
     """
     verdicts = grade_many(tasks, completions, workers=workers)
-    return [1.0 if v.correct and (allow_weak or "weak" not in v.reason) else 0.0 for v in verdicts]
+    return [1.0 if v.correct and (allow_weak or v.trust == "strong") else 0.0 for v in verdicts]
 
 
 def code_reward(completion: str, *, entry_point: str, test: str | None = None, prompt: str = "",

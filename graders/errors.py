@@ -12,3 +12,5 @@ from __future__ import annotations
 
 class GraderUnavailable(RuntimeError):
     """The grader cannot grade at all (its worker cannot start, a bad setting): never a verdict."""
+
+    exit_code = 2  # a user error of evalkit (evalkit/errors.py): printed as one line

@@ -7,9 +7,9 @@ gathering breakdowns and warnings. Rendering lives in reports/tables.py and repo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from evalkit.metrics import wilson_interval
+from evalkit.schema import GroupMetrics
 from reports import settings as st
 from reports.load import Run
 from reports.stats import (
@@ -59,7 +59,7 @@ class Report:
     common_settings: dict[str, str]
     differing_settings: list[str]
     mismatches: list[st.Mismatch]
-    breakdowns: dict[str, dict[str, dict[str, dict[str, dict[str, Any]]]]]  # bench -> key -> run -> value -> entry
+    breakdowns: dict[str, dict[str, dict[str, dict[str, GroupMetrics]]]]  # bench -> key -> run label -> value -> group
     warnings: list[str] = field(default_factory=list)
     n_boot: int = N_BOOT
     seed: int = SEED
@@ -67,15 +67,14 @@ class Report:
 
 def benchmark_result(run: Run, bench: str) -> BenchmarkResult:
     counts = run.counts[bench]
-    metrics = run.metrics.get(bench, {})
-    maj = {int(k.split("@", 1)[1]): float(v) for k, v in metrics.items() if k.startswith("maj@")}
+    metrics = run.metrics.get(bench)
     truncated = int(counts.truncated.sum())
     lo, hi = wilson_interval(truncated, counts.n_samples)
     return BenchmarkResult(
         accuracy=accuracy(counts),
         pass_at_k=pass_at_ks(counts),
         subscore_pass_at_k={name: pass_at_ks(counts, c) for name, c in sorted(counts.subscores.items())},
-        maj_at_k=dict(sorted(maj.items())),
+        maj_at_k=dict(metrics.maj_at_k) if metrics is not None else {},
         truncation=Estimate(truncated / counts.n_samples, lo, hi, counts.n_samples),
         mean_tokens=float(counts.tokens.sum() / counts.n_samples),
         n_samples=counts.n_samples,
@@ -131,10 +130,11 @@ def _comparisons(runs: list[Run], baseline: Run, benchmarks: list[str], n_boot: 
     return out
 
 
-def _breakdowns(runs: list[Run], benchmarks: list[str]) -> dict[str, dict[str, dict[str, dict[str, dict[str, Any]]]]]:
-    out: dict[str, dict[str, dict[str, dict[str, dict[str, Any]]]]] = {}
+def _breakdowns(runs: list[Run], benchmarks: list[str]) -> dict[str, dict[str, dict[str, dict[str, GroupMetrics]]]]:
+    out: dict[str, dict[str, dict[str, dict[str, GroupMetrics]]]] = {}
     for bench in benchmarks:
         for run in runs:
-            for key, table in run.metrics.get(bench, {}).get("breakdown", {}).items():
+            metrics = run.metrics.get(bench)
+            for key, table in (metrics.breakdowns if metrics is not None else {}).items():
                 out.setdefault(bench, {}).setdefault(key, {})[run.label] = table
     return out

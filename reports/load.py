@@ -23,9 +23,17 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import UsageError
-from evalkit.schema import CONFIG_FILE, METRICS_FILE, SAMPLES_FILE, RunConfig, SampleRecord
-from evalkit.store import read_jsonl_records
-from evalkit.train.config import TRAIN_CONFIG_FILE
+from evalkit.schema import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    SAMPLES_FILE,
+    TRAIN_CONFIG_FILE,
+    BenchmarkMetrics,
+    RunConfig,
+    SampleRecord,
+    natural_key,
+)
+from evalkit.store import load_config, read_jsonl_records
 
 _SUBSCORES = re.compile(rb'"subscores"\s*:\s*(\{[^{}]*\})')
 MAX_WORKERS = 16
@@ -60,7 +68,7 @@ class Run:
     path: Path
     config: RunConfig
     counts: dict[str, ProblemCounts]  # benchmark -> counts, for benchmarks with at least one sample
-    metrics: dict[str, Any]  # metrics.json entries that still match the samples
+    metrics: dict[str, BenchmarkMetrics]  # metrics.json entries that still match the samples
     notes: list[str] = field(default_factory=list)  # what the reader had to work around
     label: str = ""
 
@@ -106,7 +114,8 @@ def expand_run_dirs(patterns: list[str]) -> list[Path]:
     found: list[Path] = []
     for pattern in patterns:
         if glob.has_magic(pattern):
-            matches = sorted((Path(p) for p in glob.glob(pattern) if _is_run_dir(Path(p))), key=_natural_key)
+            matches = sorted((Path(p) for p in glob.glob(pattern) if _is_run_dir(Path(p))),
+                             key=lambda p: natural_key(str(p)))
             if not matches:
                 raise UsageError(f"{pattern!r} matched no run directory (none with a {CONFIG_FILE} or "
                                  f"{TRAIN_CONFIG_FILE}); check the glob")
@@ -128,11 +137,6 @@ def expand_run_dirs(patterns: list[str]) -> list[Path]:
     return list(unique)
 
 
-def _natural_key(path: Path) -> list[tuple[int, int | str]]:
-    """step-200 before step-1000: digit runs compare as numbers."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", str(path)) if part]
-
-
 def load_run(path: Path) -> Run:
     """Read one run directory; a torn last line of samples.jsonl is skipped and noted."""
     config = _read_config(path)
@@ -147,10 +151,7 @@ def load_run(path: Path) -> Run:
 
 
 def _read_config(path: Path) -> RunConfig:
-    try:
-        return RunConfig.from_dict(json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path / CONFIG_FILE} is damaged ({exc}); leave that run out of the report") from None
+    return load_config(path / CONFIG_FILE, damaged_hint="leave that run out of the report")
 
 
 def read_samples_frame(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
@@ -251,7 +252,8 @@ def problem_counts(frame: pd.DataFrame) -> dict[str, ProblemCounts]:
     return out
 
 
-def matching_metrics(path: Path, counts: dict[str, ProblemCounts], notes: list[str]) -> dict[str, Any]:
+def matching_metrics(path: Path, counts: dict[str, ProblemCounts],
+                     notes: list[str]) -> dict[str, BenchmarkMetrics]:
     """metrics.json entries whose sample and problem counts match samples.jsonl (stale ones are dropped)."""
     metrics_path = path / METRICS_FILE
     if not metrics_path.is_file():
@@ -263,17 +265,22 @@ def matching_metrics(path: Path, counts: dict[str, ProblemCounts], notes: list[s
     except json.JSONDecodeError:
         notes.append(f"{METRICS_FILE} is damaged; maj@k and breakdowns are not available")
         return {}
-    kept: dict[str, Any] = {}
+    kept: dict[str, BenchmarkMetrics] = {}
     for bench, entry in metrics.items():
         c = counts.get(bench)
         if c is None or not isinstance(entry, dict):
             continue
-        if entry.get("n_samples") != c.n_samples or entry.get("n_problems") != c.n_problems:
-            notes.append(f"{METRICS_FILE} for {bench} does not match samples.jsonl ({entry.get('n_samples')} vs "
+        try:
+            parsed = BenchmarkMetrics.from_dict(entry)
+        except (KeyError, TypeError, ValueError):
+            notes.append(f"{METRICS_FILE} for {bench} is damaged; its maj@k and breakdowns are not available")
+            continue
+        if parsed.n_samples != c.n_samples or parsed.n_problems != c.n_problems:
+            notes.append(f"{METRICS_FILE} for {bench} does not match samples.jsonl ({parsed.n_samples} vs "
                          f"{c.n_samples} samples); its maj@k and breakdowns are left out (`evalkit grade` "
                          "rewrites it)")
             continue
-        kept[bench] = entry
+        kept[bench] = parsed
     return kept
 
 

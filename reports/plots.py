@@ -7,13 +7,13 @@ its object API is used (Figure + Agg canvas, no pyplot), so no global backend st
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.errors import UsageError
+from evalkit.schema import slug
 from reports.build import Report
 from reports.settings import training_run_key
 from reports.tables import PlotRef
@@ -26,7 +26,7 @@ MAX_RUNS_DRAWN = 12  # more curves or bars per group are unreadable; the first o
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "plot"
+    return slug(text, fallback="plot")
 
 
 def _figure_class() -> type[Figure]:
@@ -123,7 +123,7 @@ def _bars(Figure: type[Figure], report: Report, bench: str, key: str) -> Figure:
     for i, label in enumerate(labels):
         table = per_run[label]
         xs = [j + (i - (len(labels) - 1) / 2) * width for j, v in enumerate(values) if v in table]
-        ax.bar(xs, [table[v]["accuracy"] for v in values if v in table], width=width, label=label)
+        ax.bar(xs, [table[v].accuracy for v in values if v in table], width=width, label=label)
     ax.set_xticks(range(len(values)), values, rotation=30 if len(values) > 6 else 0, ha="right"
                   if len(values) > 6 else "center", fontsize=8)
     ax.set_ylabel("accuracy")

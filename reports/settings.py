@@ -7,10 +7,11 @@ problem set are still shown, but never silently compared; they are listed with t
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass
 
+from evalkit.options import run_arguments
+from evalkit.schema import strip_checkpoint_step
 from reports.load import Run
 
 #: Per-benchmark settings that must match for two runs' numbers on that benchmark to be comparable.
@@ -23,7 +24,6 @@ COMPARABILITY_KEYS = {
 }
 #: Settings that identify the run rather than configure it; never table columns.
 IDENTITY_KEYS = ("model.name", "model.spec", "model.path", "model.checkpoint_step", "created", "benchmarks")
-_STEP_SUFFIX = re.compile(r"(?:^|[/_-])(?:step|checkpoint|ckpt)[-_]?\d+/?$")
 
 
 @dataclass(frozen=True)
@@ -86,28 +86,11 @@ def training_run_key(run: Run) -> str | None:
     """Runs that are checkpoints of one training run (same path but for step-N, same settings) share a key."""
     if run.checkpoint_step is None:
         return None
-    base = _STEP_SUFFIX.sub("", run.config.model.path.rstrip("/")) or run.config.model.path
+    base = strip_checkpoint_step(run.config.model.path)
     c = run.config
     return f"{base}|{c.sampling}|{c.prompt}"
 
 
 def reproduce_command(run: Run) -> str:
     """The `evalkit run` command line that regenerates this run's settings (engine options included)."""
-    c = run.config
-    sources = {info.source for info in c.data.values()}
-    args = ["evalkit", "run", "--model", c.model.spec, "--benchmarks", ",".join(c.benchmarks),
-            "--engine", c.model.engine, "--n", str(c.sampling.n), "--temperature", str(c.sampling.temperature),
-            "--top-p", str(c.sampling.top_p), "--max-tokens", str(c.sampling.max_tokens),
-            "--seed", str(c.sampling.seed), "--num-fewshot", str(c.prompt.num_fewshot),
-            "--chat-template" if c.prompt.chat else "--no-chat-template"]
-    if c.prompt.system_prompt is not None:
-        args += ["--system-prompt", c.prompt.system_prompt]
-    if c.limit is not None:
-        args += ["--limit", str(c.limit)]
-    if len(sources) == 1 and (source := sources.pop()).startswith("local:"):
-        args += ["--data-dir", source.removeprefix("local:")]
-    args += ["--output", str(run.path)]
-    for key, value in sorted(c.model.engine_options.items()):
-        if key != "seed" and value is not None:
-            args += [f"--{key.replace('_', '-')}", str(value)]
-    return shlex.join(args)
+    return shlex.join(["evalkit", "run", *run_arguments(run.config, run.path)])

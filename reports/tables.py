@@ -197,7 +197,7 @@ def _breakdowns(report: Report) -> str:
     for bench, keys in report.breakdowns.items():
         for key, per_run in keys.items():
             values = list(dict.fromkeys(v for table in per_run.values() for v in table))
-            sizes = {v: {t[v]["n_problems"] for t in per_run.values() if v in t} for v in values}
+            sizes = {v: {t[v].n_problems for t in per_run.values() if v in t} for v in values}
             header = ["run"] + [f"{key} {v}" + (f" (n={next(iter(sizes[v]))})" if len(sizes[v]) == 1 else "")
                                 for v in values]
             rows = []
@@ -209,8 +209,8 @@ def _breakdowns(report: Report) -> str:
                     if entry is None:
                         row.append("—")
                     else:
-                        n_note = f" (n={entry['n_problems']})" if len(sizes[v]) > 1 else ""
-                        row.append(pct(entry["accuracy"]) + n_note)
+                        n_note = f" (n={entry.n_problems})" if len(sizes[v]) > 1 else ""
+                        row.append(pct(entry.accuracy) + n_note)
                 rows.append(row)
             out.append(f"### {bench} by {key}\n\n" + md_table(header, rows, [False] + [True] * len(values)))
     out.append("Accuracy per group, from each run's metrics.json (the samples do not carry problem metadata).")
@@ -263,10 +263,11 @@ def tidy_rows(report: Report) -> list[dict[str, object]]:
             add(bench, "truncation_rate", r.truncation, r.truncation.n)
             add(bench, "mean_tokens", r.mean_tokens, r.n_samples)
             for key, per_run in report.breakdowns.get(bench, {}).items():
-                for value, entry in per_run.get(run.label, {}).items():
-                    for metric, v in entry.items():
-                        if metric != "n_problems":
-                            add(bench, metric, v, int(entry["n_problems"]), subset=f"{key}={value}")
+                for value, group in per_run.get(run.label, {}).items():
+                    subset = f"{key}={value}"
+                    add(bench, "accuracy", group.accuracy, group.n_problems, subset=subset)
+                    for k, v in group.pass_at_k.items():
+                        add(bench, f"pass@{k}", v, group.n_problems, subset=subset)
         for c in report.comparisons:
             if c.run == run.label:
                 r = c.result

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UsageError
-from evalkit.train.config import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE
+from evalkit.schema import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE, TrainingRecord
 from reports.load import first_unique, flatten
 from reports.tables import CSV_COLUMNS, PlotRef, escape, md_table
 
@@ -43,18 +43,18 @@ class TrainingRun:
 
     path: Path
     config: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[TrainingRecord]
     notes: list[str] = field(default_factory=list)
     label: str = ""
 
     @property
     def steps_done(self) -> int:
-        return max((int(r["step"]) for r in self.records), default=0)
+        return max((r.step for r in self.records), default=0)
 
     @property
-    def trained_records(self) -> list[dict[str, Any]]:
+    def trained_records(self) -> list[TrainingRecord]:
         """The records of training steps (step 0 is the evaluation before any update)."""
-        return [r for r in self.records if r["step"] >= 1]
+        return [r for r in self.records if r.step >= 1]
 
     @property
     def steps_planned(self) -> int | None:
@@ -71,12 +71,12 @@ class TrainingRun:
             else:
                 value = record.get(key)
             if _number(value):
-                steps.append(int(record["step"]))
+                steps.append(record.step)
                 values.append(float(value))
         return steps, values
 
     def total(self, key: str) -> float:
-        return sum(float(r[key]) for r in self.records if _number(r.get(key)))
+        return sum(float(r.get(key)) for r in self.records if _number(r.get(key)))
 
 
 def _number(value: Any) -> bool:
@@ -94,7 +94,7 @@ def load_training_run(path: Path) -> TrainingRun:
     if not metrics.is_file():
         raise UsageError(f"{path} holds a training config but no {TRAIN_METRICS_FILE}; has the run started?")
     notes: list[str] = []
-    records: list[dict[str, Any]] = []
+    records: list[TrainingRecord] = []
     lines = metrics.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -106,10 +106,11 @@ def load_training_run(path: Path) -> TrainingRun:
                 notes.append(f"the last line of {TRAIN_METRICS_FILE} is torn (a crash mid-write) and was skipped")
                 continue
             raise UsageError(f"{metrics}:{number} is not a JSON line; the file is damaged") from None
-        if not isinstance(record, dict) or not _number(record.get("step")):
-            raise UsageError(f"{metrics}:{number} has no step number; was it written by evalkit train?")
-        records.append(record)
-    records.sort(key=lambda r: r["step"])
+        try:
+            records.append(TrainingRecord.from_dict(record))
+        except (TypeError, AttributeError):
+            raise UsageError(f"{metrics}:{number} has no step number; was it written by evalkit train?") from None
+    records.sort(key=lambda r: r.step)
     run = TrainingRun(path=path, config=config if isinstance(config, dict) else {}, records=records, notes=notes)
     planned = run.steps_planned
     if not records:
@@ -234,11 +235,11 @@ def training_rows(runs: Sequence[TrainingRun]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for run in runs:
         for record in run.records:
-            for metric, value in record.items():
+            for metric, value in record.to_dict().items():
                 if metric == "step" or not _number(value):
                     continue
                 row = dict.fromkeys(CSV_COLUMNS, "")
-                row.update(run=run.label, model=run.config.get("model", ""), checkpoint_step=int(record["step"]),
+                row.update(run=run.label, model=run.config.get("model", ""), checkpoint_step=record.step,
                            benchmark=run.config.get("benchmark", ""), subset="train", metric=metric, value=value)
                 rows.append(row)
     return rows

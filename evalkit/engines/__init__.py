@@ -1,36 +1,33 @@
 """Engines that turn prompts into completions: hf, llamacpp, vllm and openai (any compatible server).
 
-`create_engine` picks and builds one; `--engine auto` means vllm when it is importable and a GPU
-is present, llamacpp for a GGUF model, otherwise hf. Heavy libraries load only inside the chosen engine.
+`ENGINES` names them (lazy targets: an engine's module, and the heavy library it wraps, load only
+when it is chosen); third-party packages add engines through the entry-point group
+`evalkit.engines` (the entry point names an `Engine` subclass). `create_engine` builds one;
+`--engine auto` means vllm when it is importable and a GPU is present, llamacpp for a GGUF model,
+otherwise hf.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 
-from evalkit.engines.base import Completion, Engine, EngineError, Prompt, Request, SamplingParams
+from evalkit.engines.base import Completion, Engine, EngineError, EngineOptions, Prompt, Request, SamplingParams
 from evalkit.models import ResolvedModel
+from graders.registry import Registry
 
-ENGINES = ("auto", "hf", "llamacpp", "vllm", "openai")
+ENGINES: Registry[type[Engine]] = Registry("engine", entry_point_group="evalkit.engines", base=Engine)
+ENGINES.register("hf", "evalkit.engines.hf_engine:HFEngine")
+ENGINES.register("llamacpp", "evalkit.engines.llamacpp_engine:LlamaCppEngine")
+ENGINES.register("vllm", "evalkit.engines.vllm_engine:VLLMEngine")
+ENGINES.register("openai", "evalkit.engines.openai_engine:OpenAIEngine")
 
 __all__ = ["ENGINES", "Completion", "Engine", "EngineError", "EngineOptions", "Prompt", "Request",
-           "SamplingParams", "choose_engine", "create_engine"]
+           "SamplingParams", "choose_engine", "create_engine", "engine_choices"]
 
 
-@dataclass(frozen=True)
-class EngineOptions:
-    """Engine-specific settings; each engine reads the ones that apply to it."""
-
-    base_url: str | None = None
-    concurrency: int = 8
-    batch_size: int = 8
-    device: str | None = None
-    dtype: str | None = None
-    tensor_parallel_size: int = 1
-    max_model_len: int | None = None
-    seed: int = 0
-    threads: int | None = None  # llamacpp: CPU threads (None: all cores)
+def engine_choices() -> list[str]:
+    """What `--engine` accepts: auto and every registered engine."""
+    return ["auto", *ENGINES.names()]
 
 
 def _has(module: str) -> bool:
@@ -56,26 +53,9 @@ def choose_engine(requested: str, model: ResolvedModel | None) -> str:
     return "hf"
 
 
-def create_engine(name: str, model: ResolvedModel | None, served_model: str, options: EngineOptions) -> Engine:
-    """Build the engine `name` (already resolved from auto) for `model`."""
-    if name == "openai":
-        from evalkit.engines.openai_engine import OpenAIEngine
-
-        return OpenAIEngine(served_model, base_url=options.base_url, concurrency=options.concurrency)
-    if model is None:
+def create_engine(name: str, model: ResolvedModel | None, spec: str, options: EngineOptions) -> Engine:
+    """Build the engine `name` (already resolved from auto) for `model` (`spec`: what --model said)."""
+    cls = ENGINES.get(name)
+    if cls.loads_model and model is None:
         raise EngineError(f"engine {name!r} needs a local or hub model")
-    if name == "hf":
-        from evalkit.engines.hf_engine import HFEngine
-
-        return HFEngine(model, device=options.device, batch_size=options.batch_size, dtype=options.dtype)
-    if name == "llamacpp":
-        from evalkit.engines.llamacpp_engine import LlamaCppEngine
-
-        return LlamaCppEngine(model, max_model_len=options.max_model_len or 4096, seed=options.seed,
-                              threads=options.threads)
-    if name == "vllm":
-        from evalkit.engines.vllm_engine import VLLMEngine
-
-        return VLLMEngine(model, tensor_parallel_size=options.tensor_parallel_size,
-                          max_model_len=options.max_model_len, dtype=options.dtype or "auto", seed=options.seed)
-    raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    return cls.create(model, spec, options)

@@ -1,7 +1,8 @@
 """The engine interface: n completions for each of many prompts, with given sampling settings.
 
 Engines yield results as they finish, so the runner can append them to samples.jsonl at once
-and a crash loses at most the work in flight.
+and a crash loses at most the work in flight. An engine class builds itself from the user's
+settings (`Engine.create`), so adding one is a class and one line in `evalkit.engines.ENGINES`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from evalkit.errors import EvalkitError
+from evalkit.schema import SamplingParams
+
+if TYPE_CHECKING:
+    from evalkit.models import ResolvedModel
 
 
-class EngineError(RuntimeError):
+class EngineError(EvalkitError, RuntimeError):
     """The engine cannot be created or used; the message says what to install or change."""
 
 
@@ -40,12 +48,18 @@ class Prompt:
 
 
 @dataclass(frozen=True)
-class SamplingParams:
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 1024
+class EngineOptions:
+    """Engine-specific settings; each engine reads the ones that apply to it."""
+
+    base_url: str | None = None
+    concurrency: int = 8
+    batch_size: int = 8
+    device: str | None = None
+    dtype: str | None = None
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = None
     seed: int = 0
-    stop: tuple[str, ...] = ()
+    threads: int | None = None  # llamacpp: CPU threads (None: all cores)
 
 
 @dataclass(frozen=True)
@@ -65,9 +79,23 @@ class Completion:
 
 
 class Engine(ABC):
-    """A loaded model. `render` gives the exact prompt text; `generate` yields (request index, completions)."""
+    """A loaded model. `render` gives the exact prompt text; `generate` yields (request index, completions).
+
+    `loads_model` is False for engines that talk to a served model (`--model` is then the served
+    name, not a path to resolve).
+    """
 
     name: str
+    loads_model: bool = True
+
+    @classmethod
+    def create(cls, model: ResolvedModel | None, spec: str, options: EngineOptions) -> Engine:
+        """Build the engine for `model` (None when `loads_model` is False; `spec` is what --model said).
+
+        Every engine registered in `ENGINES` implements it; engines built directly (tests, notebooks) need not.
+        """
+        raise EngineError(f"engine {cls.__name__} cannot be created from command-line settings "
+                          "(it does not implement Engine.create)")
 
     @abstractmethod
     def render(self, prompt: Prompt) -> str:

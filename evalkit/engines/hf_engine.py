@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from evalkit.engines.base import Completion, Engine, EngineError, Prompt, Request, SamplingParams, cut_at_stop
+from evalkit.engines.base import (
+    Completion,
+    Engine,
+    EngineError,
+    EngineOptions,
+    Prompt,
+    Request,
+    SamplingParams,
+    cut_at_stop,
+)
 from evalkit.models import ResolvedModel, load_hf_model
 
 
 class HFEngine(Engine):
     name = "hf"
+
+    @classmethod
+    def create(cls, model: ResolvedModel | None, spec: str, options: EngineOptions) -> HFEngine:
+        assert model is not None
+        return cls(model, device=options.device, batch_size=options.batch_size, dtype=options.dtype)
 
     def __init__(self, model: ResolvedModel, *, device: str | None = None, batch_size: int = 8,
                  dtype: str | None = None) -> None:

@@ -10,12 +10,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 
-from evalkit.engines.base import Completion, Engine, EngineError, Prompt, Request, SamplingParams
+from evalkit.engines.base import (
+    Completion,
+    Engine,
+    EngineError,
+    EngineOptions,
+    Prompt,
+    Request,
+    SamplingParams,
+)
 from evalkit.models import ResolvedModel
 
 
 class LlamaCppEngine(Engine):
     name = "llamacpp"
+
+    @classmethod
+    def create(cls, model: ResolvedModel | None, spec: str, options: EngineOptions) -> LlamaCppEngine:
+        assert model is not None
+        return cls(model, max_model_len=options.max_model_len or 4096, seed=options.seed, threads=options.threads)
 
     def __init__(self, model: ResolvedModel, *, max_model_len: int = 4096, threads: int | None = None,
                  seed: int = 0) -> None:

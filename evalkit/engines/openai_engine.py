@@ -11,11 +11,25 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from evalkit.engines.base import Completion, Engine, EngineError, Prompt, Request, SamplingParams
+from evalkit.engines.base import (
+    Completion,
+    Engine,
+    EngineError,
+    EngineOptions,
+    Prompt,
+    Request,
+    SamplingParams,
+)
+from evalkit.models import ResolvedModel
 
 
 class OpenAIEngine(Engine):
     name = "openai"
+    loads_model = False
+
+    @classmethod
+    def create(cls, model: ResolvedModel | None, spec: str, options: EngineOptions) -> OpenAIEngine:
+        return cls(spec, base_url=options.base_url, concurrency=options.concurrency)
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None = None,
                  concurrency: int = 8, max_retries: int = 3, timeout_s: float = 600.0) -> None:

@@ -2,7 +2,7 @@
 
 With n in SamplingParams the n samples of a prompt share one prefill; vLLM gives child sample j
 the seed `seed + j`, the same seeds the other engines use. vLLM is imported only when this
-engine is created, so evalkit installs and runs without it. tests/spine/test_vllm_engine.py
+engine is created, so evalkit installs and runs without it. tests/evaluation/test_vllm_engine.py
 checks every call against the signatures in vLLM's own source.
 """
 
@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from evalkit.engines.base import Completion, Engine, EngineError, Prompt, Request, SamplingParams
+from evalkit.engines.base import (
+    Completion,
+    Engine,
+    EngineError,
+    EngineOptions,
+    Prompt,
+    Request,
+    SamplingParams,
+)
 from evalkit.models import ResolvedModel
 
 
 class VLLMEngine(Engine):
     name = "vllm"
+
+    @classmethod
+    def create(cls, model: ResolvedModel | None, spec: str, options: EngineOptions) -> VLLMEngine:
+        assert model is not None
+        return cls(model, tensor_parallel_size=options.tensor_parallel_size, max_model_len=options.max_model_len,
+                   dtype=options.dtype or "auto", seed=options.seed)
 
     def __init__(self, model: ResolvedModel, *, tensor_parallel_size: int = 1, max_model_len: int | None = None,
                  gpu_memory_utilization: float = 0.9, dtype: str = "auto", seed: int = 0) -> None:

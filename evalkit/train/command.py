@@ -1,7 +1,9 @@
 """`evalkit train`: the typer command over `TrainConfig` and `trainer.train` (the lead registers it).
 
-Flags override the `--config` file, which overrides the defaults. Nothing heavy is imported until
-the command runs, so `evalkit --help` stays fast. Bad input raises UsageError (one line, exit 2).
+Flags override the `--config` file, which overrides the defaults. Options shared with `evalkit run`
+(model, benchmark, sampling, prompt, data, output, device) come from the one vocabulary in
+`evalkit.options`; the ones below are the trainer's own. Nothing heavy is imported until the command
+runs, so `evalkit --help` stays fast. Bad input raises UsageError (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from evalkit import options as o
 from evalkit.errors import UsageError
 
 ALGO_HELP = ("RL algorithm: ppo, grpo, dapo, dr_grpo, gspo, mpo (the paper's, on PPO with a critic; "
@@ -23,24 +26,15 @@ ROLLOUT_PANEL = "Rollouts"
 
 def train(
     algo: Annotated[str | None, typer.Option(help=ALGO_HELP, rich_help_panel=RL_PANEL)] = None,
-    model: Annotated[str | None, typer.Option(
-        help="Model to train, as for `evalkit run --model`: alias (smollm2-135m), HF directory, .gguf or hub id.",
-        rich_help_panel=RUN_PANEL)] = None,
-    benchmark: Annotated[str | None, typer.Option(
-        help="Training prompts and reward: gsm8k or math (train split), or addition (the toy task).",
-        rich_help_panel=RUN_PANEL)] = None,
+    model: o.ModelOrConfig = None,
+    benchmark: o.TrainBenchmark = None,
     steps: Annotated[int | None, typer.Option(help="Training steps (one rollout batch each).",
                                               rich_help_panel=RUN_PANEL)] = None,
-    group_size: Annotated[int | None, typer.Option(help="Completions sampled per prompt (G).",
-                                                   rich_help_panel=ROLLOUT_PANEL)] = None,
-    prompts_per_step: Annotated[int | None, typer.Option(help="Prompts per step; a step trains on prompts x G.",
+    n: o.SampleCountOrConfig = None,
+    prompts_per_step: Annotated[int | None, typer.Option(help="Prompts per step; a step trains on prompts x n.",
                                                          rich_help_panel=ROLLOUT_PANEL)] = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        help="Local benchmark files laid out like shared/data (as for `evalkit run`); default: the hub.",
-        rich_help_panel=RUN_PANEL)] = None,
-    output: Annotated[Path | None, typer.Option(
-        help="Run directory: metrics.jsonl, train_config.json and checkpoints step-N/ (HF format).",
-        rich_help_panel=RUN_PANEL)] = None,
+    data_dir: o.DataDir = None,
+    output: o.TrainOutput = None,
     config: Annotated[Path | None, typer.Option(
         help="A .toml or .json file of settings (TrainConfig fields, loss options in a [loss] table); "
              "flags override it.", rich_help_panel=RUN_PANEL)] = None,
@@ -62,10 +56,9 @@ def train(
         "--dynamic-sampling/--no-dynamic-sampling",
         help="Drop groups whose rewards are all equal and refill the batch (default: on for dapo only).",
         rich_help_panel=RL_PANEL)] = None,
-    max_new_tokens: Annotated[int | None, typer.Option(help="Generation budget per completion (tokens).",
-                                                       rich_help_panel=ROLLOUT_PANEL)] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature of rollouts (> 0).",
-                                                      rich_help_panel=ROLLOUT_PANEL)] = None,
+    max_tokens: o.MaxTokensOrConfig = None,
+    temperature: o.TemperatureOrConfig = None,
+    top_p: o.TopPOrConfig = None,
     rollout_engine: Annotated[str | None, typer.Option(
         help="Rollout sampler: hf (`generate` on the policy, CPU or GPU) or vllm (vLLM on the same GPU, "
              "weights re-synced after every update; needs --device cuda and the vllm extra).",
@@ -80,10 +73,8 @@ def train(
         "--vllm-sleep/--no-vllm-sleep",
         help="With vllm: free its GPU memory during each update (sleep mode) and re-push the weights on waking.",
         rich_help_panel=ROLLOUT_PANEL)] = None,
-    chat_template: Annotated[bool | None, typer.Option(
-        "--chat-template/--no-chat-template",
-        help="Render prompts with the model's chat template (as `evalkit run` does by default).",
-        rich_help_panel=ROLLOUT_PANEL)] = None,
+    chat_template: o.ChatTemplateOrConfig = None,
+    system_prompt: o.SystemPrompt = None,
     eval_every: Annotated[int | None, typer.Option(
         help="Greedy accuracy on held-out (test split) prompts every N steps; 0 = never.",
         rich_help_panel=RUN_PANEL)] = None,
@@ -91,14 +82,11 @@ def train(
                                                   rich_help_panel=RUN_PANEL)] = None,
     save_every: Annotated[int | None, typer.Option(
         help="Checkpoint every N steps; the last step is always saved.", rich_help_panel=RUN_PANEL)] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of prompt order, sampling and shuffling.",
-                                             rich_help_panel=RUN_PANEL)] = None,
-    device: Annotated[str | None, typer.Option(help="torch device: cpu, cuda, cuda:1...",
-                                               rich_help_panel=RUN_PANEL)] = None,
-    dtype: Annotated[str | None, typer.Option(help="float32, bfloat16 or float16 (default: float32 on CPU).",
-                                              rich_help_panel=RUN_PANEL)] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace the metrics and checkpoints of an earlier run in OUTPUT.",
-                                            rich_help_panel=RUN_PANEL)] = False,
+    seed: o.SeedOrConfig = None,
+    device: o.Device = None,
+    dtype: o.Dtype = None,
+    overwrite: o.Overwrite = False,
+    unsafe_code_exec: o.UnsafeCodeExec = False,
     # MPO's MTP modules (issue 17)
     mtp_warmup_steps: Annotated[int | None, typer.Option(
         help="With --algo mpo --loss-option future=mtp: Stage-1 batches that train only the MTP modules on the "
@@ -108,20 +96,20 @@ def train(
         help="With future=mtp: start the MTP modules from a checkpoint's mtp/ folder (e.g. OUTPUT/step-N).",
         rich_help_panel=RL_PANEL)] = None,
 ) -> None:
-    """Train a model with RL on graded math rewards; checkpoints in OUTPUT/step-N are `evalkit run` models."""
+    """Train a model with RL on a benchmark's graded rewards; checkpoints in OUTPUT/step-N are `evalkit run` models."""
     from evalkit.train.config import TRAIN_METRICS_FILE, TrainConfig
 
     cfg = TrainConfig.from_file(config) if config is not None else TrainConfig()
     loss = {**cfg.loss, **parse_loss_options(loss_option or [])}
     cfg = cfg.override(
-        algo=algo, model=model, benchmark=benchmark, steps=steps, group_size=group_size,
+        algo=algo, model=model, benchmark=benchmark, steps=steps, group_size=n,
         prompts_per_step=prompts_per_step, data_dir=str(data_dir) if data_dir is not None else None,
         output=str(output) if output is not None else None, lr=lr, epochs=epochs, minibatches=minibatches,
         micro_batch_size=micro_batch_size, loss=loss, dynamic_sampling=dynamic_sampling,
-        max_new_tokens=max_new_tokens, temperature=temperature, chat_template=chat_template, eval_every=eval_every,
-        eval_size=eval_size, save_every=save_every, seed=seed, device=device, dtype=dtype,
-        rollout_engine=rollout_engine, vllm_gpu_memory=vllm_gpu_memory,
-        vllm_max_model_len=vllm_max_model_len, vllm_sleep=vllm_sleep,
+        max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, chat_template=chat_template,
+        system_prompt=system_prompt, eval_every=eval_every, eval_size=eval_size, save_every=save_every, seed=seed,
+        device=device, dtype=dtype, rollout_engine=rollout_engine, vllm_gpu_memory=vllm_gpu_memory,
+        vllm_max_model_len=vllm_max_model_len, vllm_sleep=vllm_sleep, unsafe_code_exec=unsafe_code_exec or None,
         mtp_warmup_steps=mtp_warmup_steps, mtp_init=str(mtp_init) if mtp_init is not None else None,
     ).resolved()
     metrics = Path(cfg.output) / TRAIN_METRICS_FILE
@@ -151,7 +139,8 @@ def run_training(cfg: Any, log: Any = print) -> list[dict[str, Any]]:
     dtype = getattr(torch, cfg.dtype) if cfg.dtype else None
     model, tokenizer = load_hf_model(resolved, device=cfg.device, dtype=dtype)
     task = make_task(cfg.benchmark, tokenizer, data_dir=Path(cfg.data_dir) if cfg.data_dir else None,
-                     chat=cfg.chat_template, system_prompt=cfg.system_prompt, addition_digits=cfg.addition_digits)
+                     chat=cfg.chat_template, system_prompt=cfg.system_prompt, addition_digits=cfg.addition_digits,
+                     unsafe_code_exec=cfg.unsafe_code_exec)
     history = train_loop(cfg, model, tokenizer, task, log=log)
     log(f"checkpoint: {Path(cfg.output) / f'step-{cfg.steps}'}  metrics: {Path(cfg.output) / 'metrics.jsonl'}")
     return history

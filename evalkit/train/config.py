@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UsageError
+from evalkit.schema import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE
 
 ALGOS = ("ppo", "grpo", "dapo", "dr_grpo", "gspo", "mpo", "tepo")
 ROLLOUT_ENGINES = ("hf", "vllm")
-#: what a training run directory holds (besides its step-N checkpoints); `evalkit report` reads both
-TRAIN_CONFIG_FILE = "train_config.json"
-TRAIN_METRICS_FILE = "metrics.jsonl"
+__all__ = ["ALGOS", "ROLLOUT_ENGINES", "TRAIN_CONFIG_FILE", "TRAIN_METRICS_FILE", "TrainConfig"]
 
 
 @dataclass
@@ -28,7 +27,7 @@ class TrainConfig:
 
     algo: str = "grpo"
     model: str = "smollm2-135m"  # any `evalkit run --model` spec: alias, HF directory, .gguf, hub id
-    benchmark: str = "gsm8k"  # gsm8k, math, or addition (the toy task)
+    benchmark: str = "gsm8k"  # any math or code benchmark with a train split, or addition (the toy task)
     data_dir: str | None = None  # like `evalkit run --data-dir`; None reads the hub
     output: str = "runs/train"
     steps: int = 20
@@ -69,6 +68,7 @@ class TrainConfig:
     mtp_alpha_decay: float = 0.8  # warm-up loss weight of module k: decay^(k-2)
     mtp_init: str | None = None  # a checkpoint (its mtp/ folder) to start the modules from; None = fresh copies
     seed: int = 0
+    unsafe_code_exec: bool = False  # code benchmarks: run model code even where the sandbox cannot isolate it
     device: str = "cpu"
     dtype: str | None = None  # float32 | bfloat16 | float16; None: float32 on CPU, bfloat16 on GPU
 

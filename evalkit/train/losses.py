@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from evalkit.errors import UsageError
+from graders.registry import Registry
 
 AggMode = Literal["seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"]
 AGG_MODES: tuple[str, ...] = ("seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm")
@@ -246,7 +247,9 @@ class LossSpec:
     summary: str
 
 
-LOSSES: dict[str, LossSpec] = {}
+#: The algorithms by name; third-party packages add losses through the entry-point group `evalkit.losses`
+#: (the entry point names a `LossSpec`).
+LOSSES: Registry[LossSpec] = Registry("algorithm", entry_point_group="evalkit.losses", unknown=UsageError)
 
 
 def register_loss(name: str, params: type[LossParams], summary: str) -> Callable[[LossFn], LossFn]:
@@ -255,17 +258,15 @@ def register_loss(name: str, params: type[LossParams], summary: str) -> Callable
     def decorate(fn: LossFn) -> LossFn:
         if name in LOSSES:
             raise ValueError(f"loss {name!r} is registered twice")
-        LOSSES[name] = LossSpec(name=name, fn=fn, params=params, summary=summary)
+        LOSSES.register(name, LossSpec(name=name, fn=fn, params=params, summary=summary))
         return fn
 
     return decorate
 
 
 def get_loss(name: str) -> LossSpec:
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise UsageError(f"unknown algorithm {name!r}; use one of {', '.join(LOSSES)}") from None
+    """The loss registered as `name`; an unknown name is a one-line error (exit 2) with a suggestion."""
+    return LOSSES.get(name)
 
 
 def make_params(name: str, overrides: Mapping[str, Any] | None = None) -> LossParams:

@@ -18,14 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from evalkit.schema import SamplingParams
 
-@dataclass(frozen=True)
-class SamplingSettings:
-    """How completions are drawn. temperature 0 means greedy decoding (evaluation)."""
 
-    max_new_tokens: int
-    temperature: float = 1.0
-    top_p: float = 1.0
+def SamplingSettings(max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0) -> SamplingParams:  # noqa: N802
+    """Rollout sampling as the one sampling dataclass, `SamplingParams`, with the trainer's default temperature 1.
+
+    Temperature 0 means greedy decoding (evaluation). The group size is `generate`'s `n`.
+    """
+    return SamplingParams(max_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Rollout:
 class Generator(Protocol):
     """Anything that samples `n` completions for each prompt text (HF generate, vLLM...)."""
 
-    def generate(self, prompts: Sequence[str], n: int, sampling: SamplingSettings, *,
+    def generate(self, prompts: Sequence[str], n: int, sampling: SamplingParams, *,
                  add_special_tokens: bool = False) -> Rollout: ...
 
     def policy_changed(self) -> None:
@@ -130,14 +131,14 @@ class HFGenerator:
         """Nothing to do: `generate` samples from the live model."""
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], n: int, sampling: SamplingSettings, *,
+    def generate(self, prompts: Sequence[str], n: int, sampling: SamplingParams, *,
                  add_special_tokens: bool = False) -> Rollout:
         from transformers import GenerationConfig
 
         rows = [p for p in prompts for _ in range(n)]
         greedy = sampling.temperature <= 0
         config = GenerationConfig(
-            max_new_tokens=sampling.max_new_tokens, do_sample=not greedy,
+            max_new_tokens=sampling.max_tokens, do_sample=not greedy,
             temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,
             top_k=None if greedy else 0, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.eos_ids,
             bos_token_id=self.tokenizer.bos_token_id,

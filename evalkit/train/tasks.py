@@ -1,9 +1,10 @@
-"""Training tasks: prompts with gold answers, and the reward that grades a completion against its gold.
+"""Training tasks: prompts with their grader's references, and the reward that grades a completion.
 
-A task is what `--benchmark` names for `evalkit train`. Rewards always come from the shared graders
-(`graders.rewards.correctness_rewards`), the very functions `evalkit run` grades with, so a policy is
-trained on exactly what it is evaluated on. Benchmark tasks render prompts the way `evalkit run`
-does (same chat instruction, same chat template), so a checkpoint is evaluated on its training format.
+A task is what `--benchmarks` names for `evalkit train`. The reward is the task's grader verdict
+(`Verdict.reward`): for a benchmark, the benchmark's own grader, the very call `evalkit run` grades
+with, so a policy is trained on exactly what it is evaluated on, on any math or code benchmark.
+Benchmark tasks render prompts the way `evalkit run` does (same chat instruction, same chat
+template), so a checkpoint is evaluated on its training format.
 """
 
 from __future__ import annotations
@@ -15,23 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UsageError
+from graders.answer_graders import GSM8KGrader
+from graders.protocol import Grader
 
 
 @dataclass(frozen=True)
 class Example:
-    """One training or held-out prompt: the exact text the model sees, and the gold answer."""
+    """One training or held-out prompt: the exact text the model sees, and what its grader judges against.
+
+    `gold` is the task grader's reference: the answer text for the toy task, the benchmark grader's
+    reference (a `graders.protocol.Reference` with the question, or a code task) for benchmarks.
+    """
 
     id: str
     prompt: str
-    gold: str
+    gold: Any
 
 
 class Task:
-    """Base class: train examples to sample from, held-out examples to evaluate on, and the reward."""
+    """Base class: train examples to sample from, held-out examples to evaluate on, and the grader of rewards."""
 
     name: str
-    #: the graders.rewards task that grades completions ("gsm8k": a numeric answer; "math": boxed LaTeX)
-    reward_task: str
+    grader: Grader[Any]
     #: whether the tokenizer adds its special tokens (BOS) to prompts: not for rendered chat templates
     add_special_tokens: bool = False
 
@@ -57,11 +63,9 @@ class Task:
                              "lower --prompts-per-step")
         return rng.sample(list(pool), n)
 
-    def rewards(self, completions: Sequence[str], golds: Sequence[str]) -> list[float]:
-        """1.0 / 0.0 per completion from the shared graders."""
-        from graders.rewards import correctness_rewards
-
-        return correctness_rewards(list(completions), list(golds), task=self.reward_task)
+    def rewards(self, completions: Sequence[str], golds: Sequence[Any]) -> list[float]:
+        """1.0 / 0.0 per completion: the grader's verdicts as rewards (a weak code pass earns 0.0)."""
+        return [v.reward for v in self.grader.grade_batch(list(completions), list(golds))]
 
 
 class AdditionTask(Task):
@@ -72,7 +76,7 @@ class AdditionTask(Task):
     """
 
     name = "addition"
-    reward_task = "gsm8k"
+    grader = GSM8KGrader()
 
     def __init__(self, digits: int = 3, n_heldout: int | None = None, n_train: int = 20000, seed: int = 1234) -> None:
         if digits < 1:
@@ -108,24 +112,29 @@ class AdditionTask(Task):
 
 
 class BenchmarkTask(Task):
-    """An evalkit benchmark: train prompts from its train split (the few-shot pool), held-out from its test split."""
+    """An evalkit benchmark: train prompts from its train split (the few-shot pool), held-out from its test split.
+
+    Rewards are the benchmark's own grading, math or code alike; code benchmarks need the sandbox
+    (or the explicit `unsafe_code_exec` opt-in), checked when the task is made.
+    """
 
     def __init__(self, benchmark: str, tokenizer: Any, *, data_dir: Path | None = None, chat: bool = True,
-                 system_prompt: str | None = None) -> None:
+                 system_prompt: str | None = None, unsafe_code_exec: bool = False) -> None:
         import benchmarks
         from benchmarks.base import DataSource
         from evalkit.schema import PromptConfig
 
-        try:
-            self.benchmark = benchmarks.get(benchmark)
-        except KeyError:
-            raise UsageError(f"unknown benchmark {benchmark!r} for training; use addition or one of: "
-                             f"{', '.join(sorted(benchmarks.names()))}") from None
-        if self.benchmark.task != "math":
-            raise UsageError(f"benchmark {benchmark} is a {self.benchmark.task} benchmark; training supports "
-                             "math benchmarks (graded by graders.rewards): gsm8k, math")
+        if benchmark not in benchmarks.BENCHMARKS:
+            raise UsageError(f"--benchmarks: {benchmarks.BENCHMARKS.unknown_message(benchmark)} "
+                             "(or addition, the toy task)")
+        options = {"unsafe_code_exec": True} if unsafe_code_exec else {}
+        self.benchmark = benchmarks.get(benchmark, **options)
+        if self.benchmark.task == "code":
+            import sandbox
+
+            sandbox.require_isolation(True if unsafe_code_exec else None)
         self.name = benchmark
-        self.reward_task = "gsm8k" if benchmark == "gsm8k" else "math"
+        self.grader = self.benchmark.grader
         self.tokenizer = tokenizer
         self.prompt_config = PromptConfig(chat=chat, system_prompt=system_prompt, num_fewshot=0)
         self.add_special_tokens = not chat
@@ -136,16 +145,19 @@ class BenchmarkTask(Task):
         self._train: list[Example] | None = None
         self._heldout: list[Example] | None = None
 
-    def _render(self, problem: Any) -> Example:
+    def _examples(self, problems: Sequence[Any]) -> list[Example]:
         from evalkit.prompts import build_prompt
 
-        prompt = build_prompt(self.benchmark, problem, self.prompt_config, shots=[])
-        if prompt.is_chat:
-            text = self.tokenizer.apply_chat_template(prompt.message_dicts(), tokenize=False,
-                                                      add_generation_prompt=True)
-        else:
-            text = prompt.text or ""
-        return Example(id=problem.id, prompt=text, gold=problem.gold)
+        examples = []
+        for problem, reference in zip(problems, self.benchmark.references(problems), strict=True):
+            prompt = build_prompt(self.benchmark, problem, self.prompt_config, shots=[])
+            if prompt.is_chat:
+                text = self.tokenizer.apply_chat_template(prompt.message_dicts(), tokenize=False,
+                                                          add_generation_prompt=True)
+            else:
+                text = prompt.text or ""
+            examples.append(Example(id=problem.id, prompt=text, gold=reference))
+        return examples
 
     def _train_problems(self) -> list[Any]:
         problems = self.benchmark.fewshot_pool(self._source)
@@ -155,12 +167,12 @@ class BenchmarkTask(Task):
 
     def train_examples(self) -> Sequence[Example]:
         if self._train is None:
-            self._train = [self._render(p) for p in self._train_problems()]
+            self._train = self._examples(self._train_problems())
         return self._train
 
     def heldout_examples(self) -> Sequence[Example]:
         if self._heldout is None:
-            self._heldout = [self._render(p) for p in self.benchmark.load(self._source)]
+            self._heldout = self._examples(self.benchmark.load(self._source))
         return self._heldout
 
     def train_solutions(self) -> Sequence[tuple[str, str]]:
@@ -174,12 +186,10 @@ class BenchmarkTask(Task):
                                                                               strict=True)]
 
 
-TASKS = ("addition", "gsm8k", "math")
-
-
 def make_task(benchmark: str, tokenizer: Any, *, data_dir: Path | None = None, chat: bool = True,
-              system_prompt: str | None = None, addition_digits: int = 3) -> Task:
-    """The task `--benchmark` names: `addition` (the toy task) or an evalkit math benchmark."""
+              system_prompt: str | None = None, addition_digits: int = 3, unsafe_code_exec: bool = False) -> Task:
+    """The task `--benchmarks` names: `addition` (the toy task) or any evalkit benchmark."""
     if benchmark == "addition":
         return AdditionTask(digits=addition_digits)
-    return BenchmarkTask(benchmark, tokenizer, data_dir=data_dir, chat=chat, system_prompt=system_prompt)
+    return BenchmarkTask(benchmark, tokenizer, data_dir=data_dir, chat=chat, system_prompt=system_prompt,
+                         unsafe_code_exec=unsafe_code_exec)

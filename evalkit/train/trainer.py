@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from evalkit.schema import SamplingParams, TrainingRecord
 from evalkit.train.advantages import group_advantages, informative_groups, overlong_penalty
 from evalkit.train.config import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE, TrainConfig
 from evalkit.train.critic import Critic
@@ -78,9 +79,10 @@ def train(cfg: TrainConfig, model: Any, tokenizer: Any, task: Task, *, generator
     history: list[dict[str, Any]] = []
 
     def record(entry: dict[str, Any]) -> None:
-        history.append(entry)
+        line = TrainingRecord.from_dict(entry).to_dict()  # the metrics.jsonl schema, written down in evalkit.schema
+        history.append(line)
         with metrics_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
+            f.write(json.dumps(line) + "\n")
 
     if cfg.eval_every:
         record({"step": 0, **evaluate(generator, task, cfg)})
@@ -211,7 +213,7 @@ class RolloutBatch:
         }
 
 
-def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, sampling: SamplingSettings,
+def collect_rollouts(cfg: TrainConfig, task: Task, generator: Generator, sampling: SamplingParams,
                      rng: random.Random, *, pad_id: int) -> RolloutBatch:
     """Steps 1-3: sample, grade, shape, filter (dynamic sampling) and compute advantages."""
     G = cfg.group_size

@@ -35,7 +35,8 @@ from typing import Any
 import torch
 
 from evalkit.errors import UsageError
-from evalkit.train.rollout import Rollout, SamplingSettings, eos_token_ids
+from evalkit.schema import SamplingParams
+from evalkit.train.rollout import Rollout, eos_token_ids
 
 
 def import_vllm() -> Any:
@@ -84,7 +85,7 @@ class VLLMGenerator:
     def policy_changed(self) -> None:
         self._stale = True
 
-    def generate(self, prompts: Sequence[str], n: int, sampling: SamplingSettings, *,
+    def generate(self, prompts: Sequence[str], n: int, sampling: SamplingParams, *,
                  add_special_tokens: bool = False) -> Rollout:
         self._ready()
         encoded = self.tokenizer(list(prompts), add_special_tokens=add_special_tokens)["input_ids"]
@@ -109,13 +110,13 @@ class VLLMGenerator:
         return build_rollout(prompt_rows, completion_rows, logprob_rows, self.tokenizer, self.eos_ids,
                              device=next(self.model.parameters()).device)
 
-    def sampling_params(self, n: int, sampling: SamplingSettings) -> Any:
+    def sampling_params(self, n: int, sampling: SamplingParams) -> Any:
         """Exactly softmax(logits / T) with top-p (temperature 0: greedy); stops at any EOS id, which is kept."""
         greedy = sampling.temperature <= 0
         return self._vllm.SamplingParams(
             n=n, temperature=0.0 if greedy else sampling.temperature, top_p=1.0 if greedy else sampling.top_p,
             top_k=0, min_p=0.0, repetition_penalty=1.0, presence_penalty=0.0, frequency_penalty=0.0,
-            max_tokens=sampling.max_new_tokens, stop_token_ids=list(self.eos_ids), skip_special_tokens=True,
+            max_tokens=sampling.max_tokens, stop_token_ids=list(self.eos_ids), skip_special_tokens=True,
             logprobs=None if greedy else 0,
         )
 

@@ -31,7 +31,7 @@ from evalkit.schema import (
     ModelConfig,
     PromptConfig,
     RunConfig,
-    SamplingConfig,
+    SamplingParams,
 )
 from evalkit.store import RunStore
 
@@ -49,7 +49,7 @@ def write_runs(root: Path, runs: int, problems: int, n: int, seed: int = 0) -> l
         config = RunConfig(
             model=ModelConfig(spec=str(d), path=str(d), engine="vllm", name=f"ckpt/step-{(r + 1) * 100}",
                               checkpoint_step=(r + 1) * 100),
-            benchmarks=list(BENCHMARKS), sampling=SamplingConfig(n=n, temperature=0.6), prompt=PromptConfig(),
+            benchmarks=list(BENCHMARKS), sampling=SamplingParams(n=n, temperature=0.6), prompt=PromptConfig(),
             limit=None,
             data={b: DataInfo("hub", "hash-" + b, problems, problems) for b in BENCHMARKS},
             graders={b: f"graders.{b}@1" for b in BENCHMARKS}, versions={"python": "3.11"},

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import benchmarks
 from evalkit.engines import EngineOptions, create_engine
-from evalkit.engines.base import Request, SamplingParams
+from evalkit.engines.base import Request
 from evalkit.models import resolve_model
 from evalkit.prompts import build_prompt
 from evalkit.runner import RunSettings, data_source, run
-from evalkit.schema import PromptConfig, SamplingConfig
+from evalkit.schema import PromptConfig, SamplingParams
 
 
 class _KeepOpen:
@@ -69,7 +69,7 @@ def main() -> None:
     requests = [Request(build_prompt(bench, p, PromptConfig(), []), n=1) for p in problems]
     params = SamplingParams(temperature=0.0, max_tokens=args.max_tokens)
     settings = dict(model="smollm2-135m", benchmarks=[args.benchmark], engine="llamacpp", limit=args.limit,
-                    sampling=SamplingConfig(max_tokens=args.max_tokens), data_dir=args.data_dir)
+                    sampling=SamplingParams(max_tokens=args.max_tokens), data_dir=args.data_dir)
 
     def raw_pass() -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -85,7 +85,7 @@ def main() -> None:
             result = run(RunSettings(**settings, output=Path(tmp) / "run"), engine_factory=lambda name, m: lent)
             elapsed = time.perf_counter() - wall, time.process_time() - cpu
         inside.append(elapsed[0] / lent.generate_s)
-        return (*elapsed, round(result.metrics[args.benchmark]["mean_tokens"] * result.generated))
+        return (*elapsed, round(result.metrics[args.benchmark].mean_tokens * result.generated))
 
     raw_pass()  # warm-up: page in the model, fill caches
     raw, full = [], []

@@ -1,8 +1,8 @@
 """Helpers of the report tests: constructed run directories, and reading the report's tables back.
 
 Run directories have known answers and the exact format `evalkit run` writes: config.json and
-samples.jsonl go through the schema dataclasses, metrics.json through evalkit.metrics.compute_metrics
-with the registered benchmark, as the runner does. Tables are read back with markdown-it-py, so a
+samples.jsonl go through the schema dataclasses, metrics.json through the runner's own
+`benchmark_metrics` with the registered benchmark. Tables are read back with markdown-it-py, so a
 table that does not parse as a GFM table fails the test.
 """
 
@@ -19,7 +19,8 @@ from markdown_it import MarkdownIt
 
 import benchmarks
 from benchmarks.base import Problem
-from evalkit.metrics import Z_95, compute_metrics
+from evalkit.metrics import Z_95
+from evalkit.runner import benchmark_metrics
 from evalkit.schema import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -29,7 +30,8 @@ from evalkit.schema import (
     PromptConfig,
     RunConfig,
     SampleRecord,
-    SamplingConfig,
+    SamplingParams,
+    metrics_to_json,
 )
 
 
@@ -55,12 +57,12 @@ def write_run(directory: Path, data: Mapping[str, Mapping[str, Item]], *, name: 
         model=ModelConfig(spec=path or name, path=path or f"/models/{name}", engine="hf", name=name,
                           checkpoint_step=step),
         benchmarks=list(data),
-        sampling=SamplingConfig(n=n, temperature=temperature),
+        sampling=SamplingParams(n=n, temperature=temperature),
         prompt=PromptConfig(num_fewshot=num_fewshot),
         limit=None,
         data={b: DataInfo(source="local:/data", content_hash=content_hash, n_problems=len(items),
                           n_problems_total=len(items)) for b, items in data.items()},
-        graders={b: (graders or {}).get(b, benchmarks.get(b).grader_id()) for b in data},
+        graders={b: (graders or {}).get(b, benchmarks.get(b).grader.version) for b in data},
         versions={"python": "3.11"},
         created="2025-01-01T00:00:00+00:00",
     )
@@ -74,8 +76,8 @@ def write_run(directory: Path, data: Mapping[str, Mapping[str, Item]], *, name: 
         metrics = {}
         for b, items in data.items():
             problems = [Problem(id=pid, question=pid, gold="1", metadata=item.metadata) for pid, item in items.items()]
-            metrics[b] = compute_metrics(records[b], problems, benchmarks.get(b))
-        (directory / METRICS_FILE).write_text(json.dumps(metrics), encoding="utf-8")
+            metrics[b] = benchmark_metrics(benchmarks.get(b), records[b], problems)
+        (directory / METRICS_FILE).write_text(json.dumps(metrics_to_json(metrics)), encoding="utf-8")
     return directory
 
 

@@ -45,7 +45,7 @@ def test_counts_per_problem_from_samples(make_run):
     assert list(c.problem_ids) == ["q0", "q1"]
     assert c.n.tolist() == [3, 3] and c.correct.tolist() == [0, 2]
     assert c.truncated.tolist() == [0, 1] and c.tokens.tolist() == [3, 18]
-    assert run.notes == [] and run.metrics["math500"]["n_samples"] == 6
+    assert run.notes == [] and run.metrics["math500"].n_samples == 6
 
 
 def test_torn_last_line_is_skipped_and_noted(make_run):

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from evalkit.cli import app
 from evalkit.engines.base import Completion, Engine, Prompt, Request, SamplingParams
 from evalkit.runner import RunSettings, run
-from evalkit.schema import SamplingConfig
 
 # MATH-500 layout: 8 problems, levels 1-2 and two subjects; the answer of problem i is i + 10.
 PROBLEMS = [{"unique_id": f"test/{'algebra' if i % 2 else 'geometry'}/{i}.json", "problem": f"Compute {i} + 10.",
@@ -54,7 +53,7 @@ def runs(tmp_path: Path) -> tuple[Path, Path]:
     out = []
     for name, engine in (("old", AnswerKeyEngine({0, 1, 2})), ("new", AnswerKeyEngine(set(range(7)), {7}))):
         settings = RunSettings(model=f"served-{name}", benchmarks=["math500"], engine="openai",
-                               sampling=SamplingConfig(n=1, temperature=0.0, max_tokens=40),
+                               sampling=SamplingParams(n=1, temperature=0.0, max_tokens=40),
                                data_dir=tmp_path / "data", output=tmp_path / "runs" / name)
         run(settings, engine_factory=lambda engine_name, model, engine=engine: engine)
         out.append(tmp_path / "runs" / name)

@@ -116,7 +116,7 @@ def test_a_torn_last_line_and_an_unfinished_run_are_noted(train_dirs, tmp_path):
     lines = (train_dirs["grpo"] / "metrics.jsonl").read_text().splitlines()
     (path / "metrics.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:20])
     run = load_training_run(path)
-    assert [r["step"] for r in run.records] == [0, 1]
+    assert [r.step for r in run.records] == [0, 1]
     assert any("torn" in n for n in run.notes) and any("1 of 3 steps" in n for n in run.notes)
     result = cli("report", str(path))
     assert result.exit_code == 0 and "1 of 3 steps logged" in result.output

@@ -28,7 +28,7 @@ def _canonical_completion(bench, problem) -> str:
 def test_registered_as_code_benchmarks():
     for name in SIZES:
         bench = benchmarks.get(name)
-        assert bench.task == "code" and bench.grader_id().startswith("graders.code@")
+        assert bench.task == "code" and bench.grader.version.startswith("graders.code@")
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))

@@ -53,8 +53,9 @@ def test_run_humaneval_and_mbppplus_reports_pass_at_k_and_subscores(isolated, sh
                            output=tmp_path / "run", prompt=PromptConfig(chat=chat))
     result = run(settings, engine_factory=lambda name, model: CanonicalEngine(answers))
     humaneval, mbppplus = result.metrics["humaneval"], result.metrics["mbppplus"]
-    assert humaneval["pass@1"] == pytest.approx(0.5) and humaneval["pass@2"] == pytest.approx(1.0)
-    assert mbppplus["base_pass@2"] == pytest.approx(1.0) and mbppplus["plus_pass@2"] == pytest.approx(1.0)
+    assert humaneval.pass_at_k[1] == pytest.approx(0.5) and humaneval.pass_at_k[2] == pytest.approx(1.0)
+    assert mbppplus.subscores["base"].pass_at_k[2] == pytest.approx(1.0)
+    assert mbppplus.subscores["plus"].pass_at_k[2] == pytest.approx(1.0)
     samples = [json.loads(line) for line in Path(tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     right = [s for s in samples if s["correct"]]
     assert len(right) == 6 and all(s["extracted"] and s["completion"] for s in right)

@@ -66,7 +66,7 @@ def test_help_lists_every_train_flag():
     result = cli("train", "--help")
     assert result.exit_code == 0
     text = re.sub(r"\s+", " ", result.output)
-    for flag in ("--algo", "--model", "--benchmark", "--steps", "--group-size", "--data-dir", "--output", "--config",
+    for flag in ("--algo", "--model", "--benchmarks", "--steps", "--n", "--data-dir", "--output", "--config",
                  "--epochs", "--minibatches", "--loss-option", "--dynamic-sampling", "--eval-every", "--rollout-engine",
                  "--vllm-gpu-memory", "--vllm-max-model-len", "--vllm-sleep", "--mtp-warmup-steps", "--mtp-init"):
         assert flag in text, flag

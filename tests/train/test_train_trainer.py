@@ -117,8 +117,8 @@ class ScriptedGenerator:
         for prompt in prompts:
             for text in self.answers[prompt][:n]:
                 p = torch.tensor([self.tokenizer(prompt, add_special_tokens=False)["input_ids"]])
-                ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: sampling.max_new_tokens]
-                done = len(ids) < sampling.max_new_tokens
+                ids = self.tokenizer(text, add_special_tokens=False)["input_ids"][: sampling.max_tokens]
+                done = len(ids) < sampling.max_tokens
                 ids = ids + [self.tokenizer.eos_token_id] if done else ids
                 c = torch.tensor([ids])
                 parts.append(Rollout(p, torch.ones_like(p), c, torch.ones_like(c), torch.tensor([not done]), [text]))

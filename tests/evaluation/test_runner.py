@@ -16,7 +16,7 @@ import pytest
 from evalkit.errors import UsageError
 from evalkit.prompts import prompt_hash
 from evalkit.runner import RunSettings, regrade, run
-from evalkit.schema import PromptConfig, SamplingConfig
+from evalkit.schema import BenchmarkMetrics, PromptConfig, SamplingParams
 from evalkit.store import RunStore
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,7 +35,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 def settings(data_dir: Path, output: Path, **overrides) -> RunSettings:
     base = dict(model="scripted-model", benchmarks=["gsm8k"], engine="openai",
-                sampling=SamplingConfig(n=2, temperature=0.7, max_tokens=32), data_dir=data_dir, output=output)
+                sampling=SamplingParams(n=2, temperature=0.7, max_tokens=32), data_dir=data_dir, output=output)
     base.update(overrides)
     return RunSettings(**base)
 
@@ -52,10 +52,11 @@ def test_run_writes_every_file_and_scores(data_dir: Path, tmp_path: Path):
     assert len(samples) == 12 and engine.closed
     expected_keys = {(f"test/{i}", j) for i in range(6) for j in (0, 1)}
     assert {(s["problem_id"], s["sample_index"]) for s in samples} == expected_keys
-    m = json.loads((out / "metrics.json").read_text())["gsm8k"]
-    assert m == result.metrics["gsm8k"]
-    assert m["accuracy"] == pytest.approx(4 / 6) and m["pass@2"] == pytest.approx(4 / 6)
-    assert m["maj@2"] == pytest.approx(4 / 6) and m["n_problems"] == 6
+    written = json.loads((out / "metrics.json").read_text())["gsm8k"]
+    m = result.metrics["gsm8k"]
+    assert BenchmarkMetrics.from_dict(written) == m and written == m.to_dict()
+    assert m.accuracy == pytest.approx(4 / 6) and m.pass_at_k[2] == pytest.approx(4 / 6)
+    assert m.maj_at_k[2] == pytest.approx(4 / 6) and m.n_problems == 6
     config = json.loads((out / "config.json").read_text())
     assert config["sampling"]["n"] == 2 and config["data"]["gsm8k"]["n_problems_total"] == 6
     assert config["data"]["gsm8k"]["source"] == f"local:{data_dir.resolve()}"
@@ -103,7 +104,7 @@ def test_larger_limit_extends_the_same_run(data_dir: Path, tmp_path: Path):
     run(settings(data_dir, out, limit=2), engine_factory=factory(ScriptedEngine(ANSWERS)))
     engine = ScriptedEngine(ANSWERS)
     result = run(settings(data_dir, out, limit=4), engine_factory=factory(engine))
-    assert len(engine.generated) == 4 and result.metrics["gsm8k"]["n_problems"] == 4
+    assert len(engine.generated) == 4 and result.metrics["gsm8k"].n_problems == 4
 
 
 def test_different_settings_into_a_used_directory_are_refused(data_dir: Path, tmp_path: Path):
@@ -111,7 +112,7 @@ def test_different_settings_into_a_used_directory_are_refused(data_dir: Path, tm
     run(settings(data_dir, out), engine_factory=factory(ScriptedEngine(ANSWERS)))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(UsageError, match=r"different run.*sampling.temperature"):
-        run(settings(data_dir, out, sampling=SamplingConfig(n=2, temperature=0.9, max_tokens=32)),
+        run(settings(data_dir, out, sampling=SamplingParams(n=2, temperature=0.9, max_tokens=32)),
             engine_factory=factory(ScriptedEngine(ANSWERS)))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
@@ -119,12 +120,12 @@ def test_different_settings_into_a_used_directory_are_refused(data_dir: Path, tm
 def test_prompt_modes_chat_fewshot_and_plain(data_dir: Path, tmp_path: Path):
     engine = ScriptedEngine(ANSWERS)
     run(settings(data_dir, tmp_path / "plain", prompt=PromptConfig(chat=False, num_fewshot=2), limit=1,
-                 sampling=SamplingConfig(n=1)), engine_factory=factory(engine))
+                 sampling=SamplingParams(n=1)), engine_factory=factory(engine))
     prompt = json.loads((tmp_path / "plain" / "prompts.jsonl").read_text().splitlines()[0])["prompt"]
     assert prompt.count("Question: train:") == 2 and prompt.endswith("Question: test: What is 1 plus 1?\nAnswer:")
     assert "<<" not in prompt  # calculator annotations stripped from exemplars
     run(settings(data_dir, tmp_path / "chat", prompt=PromptConfig(system_prompt="Be brief.", num_fewshot=1),
-                 limit=1, sampling=SamplingConfig(n=1)), engine_factory=factory(ScriptedEngine(ANSWERS)))
+                 limit=1, sampling=SamplingParams(n=1)), engine_factory=factory(ScriptedEngine(ANSWERS)))
     chat = json.loads(json.loads((tmp_path / "chat" / "prompts.jsonl").read_text())["prompt"].removeprefix("<chat>"))
     assert [m["role"] for m in chat] == ["system", "user", "assistant", "user"]
     assert chat[2]["content"].endswith("\\boxed{" + chat[2]["content"].rsplit("{", 1)[1])
@@ -156,10 +157,10 @@ KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from scripted import ScriptedEngine
     from evalkit.runner import RunSettings, run
-    from evalkit.schema import SamplingConfig
+    from evalkit.schema import SamplingParams
     engine = ScriptedEngine({answers!r}, delay_s={delay})
     run(RunSettings(model="scripted-model", benchmarks=["gsm8k"], engine="openai",
-                    sampling=SamplingConfig(n=2, temperature=0.7, max_tokens=32),
+                    sampling=SamplingParams(n=2, temperature=0.7, max_tokens=32),
                     data_dir=Path({data!r}), output=Path({out!r})),
         engine_factory=lambda name, model: engine)
     print(len(engine.generated))
