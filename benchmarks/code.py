@@ -10,6 +10,7 @@ the RL reward) over the `sandbox`:
   `subscores` report base and plus separately and a sample is correct only when both pass.
 Prompts: chat models get the task and are asked for one Python code block; base models continue the
 function prompt (HumanEval, plus variants) or the classic MBPP `[BEGIN]` format with exemplars 1-10.
+`CodeBenchmark` is the public base of sandbox-graded benchmarks.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import graders.code as code_grader
-from benchmarks import register
 from benchmarks.base import Benchmark, DataError, DataSource, Problem
 from benchmarks.sources import load_hub, read_json_list, read_jsonl
-from graders.verdict import Verdict
+from graders.code_grader import CodeGrader
 
 CHAT_INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem "
                     "in a markdown code block:\n```python\n{prompt}\n```")
@@ -50,12 +50,19 @@ def _cache_dir() -> Path:
     return Path(root) / "code_expected"
 
 
-class _CodeBenchmark(Benchmark):
+class CodeBenchmark(Benchmark):
+    """Base of sandbox-graded benchmarks: problems carry `entry_point` and a script `test` in their metadata.
+
+    Subclasses set `name`, implement `load`, and override `tasks` for tests that are not a script
+    (the evalplus variants build `IOTest`s).
+    """
+
     task = "code"
     completion_stop = code_grader.STOP_SEQUENCES
 
-    def grader_id(self) -> str:
-        return f"graders.code@{code_grader.GRADER_VERSION}"
+    @property
+    def grader(self) -> CodeGrader:
+        return CodeGrader(unsafe=True if self.unsafe_code_exec else None)
 
     def chat_instruction(self, problem: Problem) -> str:
         return CHAT_INSTRUCTION.format(prompt=problem.metadata["prompt"].strip())
@@ -66,12 +73,9 @@ class _CodeBenchmark(Benchmark):
     def worked_solution(self, problem: Problem) -> str:
         return f"```python\n{problem.gold.strip()}\n```"
 
-    def grade(self, problem: Problem, completion: str) -> Verdict:
-        return self.grade_many([problem], [completion])[0]
-
-    def grade_many(self, problems: Sequence[Problem], completions: Sequence[str]) -> list[Verdict]:
+    def references(self, problems: Sequence[Problem]) -> list[code_grader.CodeTask]:
         tasks = self.tasks(problems)
-        return code_grader.grade_many([tasks[p.id] for p in problems], list(completions))
+        return [tasks[p.id] for p in problems]
 
     def tasks(self, problems: Sequence[Problem]) -> dict[str, code_grader.CodeTask]:
         """The grader's view of each problem (keyed by id)."""
@@ -108,8 +112,7 @@ def _humaneval_problem(row: dict[str, Any]) -> Problem:
     )
 
 
-@register
-class HumanEval(_CodeBenchmark):
+class HumanEval(CodeBenchmark):
     name = "humaneval"
     description = "HumanEval (164 Python functions), graded by its check() in the sandbox; pass@k"
 
@@ -136,7 +139,7 @@ def _mbpp_entry_point(code: str, tests: Sequence[str], task_id: object) -> str:
     raise DataError(f"MBPP task {task_id}: cannot tell which function the tests call")
 
 
-class _MBPPBase(_CodeBenchmark):
+class _MBPPBase(CodeBenchmark):
     completion_stop = ("[DONE]", "\n[BEGIN]")
 
     def chat_instruction(self, problem: Problem) -> str:
@@ -167,7 +170,6 @@ class _MBPPBase(_CodeBenchmark):
         return self._select(source, MBPP_FEWSHOT_IDS)
 
 
-@register
 class MBPP(_MBPPBase):
     name = "mbpp"
     description = "MBPP full, test split (tasks 11-510, 500); exemplars from tasks 1-10"
@@ -189,7 +191,6 @@ class MBPP(_MBPPBase):
                 for r in self._rows(source) if int(r["task_id"]) in ids]
 
 
-@register
 class MBPPSanitized(_MBPPBase):
     name = "mbpp_sanitized"
     description = "MBPP sanitized (hand-verified), test split (257 of tasks 11-510)"
@@ -265,10 +266,11 @@ def mbpp_deserialize_inputs(task_id: str, inputs: list) -> list:
     return inputs
 
 
-class _EvalPlus(_CodeBenchmark):
+class _EvalPlus(CodeBenchmark):
     dataset = ""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unsafe_code_exec: bool = False) -> None:
+        super().__init__(unsafe_code_exec=unsafe_code_exec)
         self._expected: dict[str, dict[str, Any]] = {}
 
     def _plus_problem(self, row: dict[str, Any], deserialize: bool) -> Problem:
@@ -303,7 +305,8 @@ class _EvalPlus(_CodeBenchmark):
                     items.append((p.gold, entry_point, p.metadata[key]))
                     flags.append(self.dataset == "mbpp" and entry_point in _NOT_NONE_TASKS)
                     digests.append(None if entry_point in _SPECIAL_ORACLES else DIGEST_OVER_BYTES)
-            runs = sandbox.run_references(items, not_none=flags, digest_over=digests)
+            runs = sandbox.run_references(items, not_none=flags, digest_over=digests,
+                                          unsafe=self.grader.unsafe)
             for i, p in enumerate(to_run):
                 base, plus = runs[2 * i], runs[2 * i + 1]
                 for run in (base, plus):
@@ -370,7 +373,6 @@ _SPECIAL_ORACLES = frozenset(("find_zero", "are_equivalent", "sum_div", "surface
                               "larg_nnum", "intersection_array", "find_dissimilar", "Diff", *_NOT_NONE_TASKS))
 
 
-@register
 class HumanEvalPlus(_EvalPlus):
     name = "humanevalplus"
     description = "HumanEval+ v0.1.10 (164): evalplus base and plus inputs, base/plus pass@k"
@@ -387,7 +389,6 @@ class HumanEvalPlus(_EvalPlus):
         return [self._plus_problem(r, deserialize=False) for r in rows]
 
 
-@register
 class MBPPPlus(_EvalPlus):
     name = "mbppplus"
     description = "MBPP+ v0.2.0 (378): evalplus base and plus inputs, base/plus pass@k"
