@@ -110,7 +110,7 @@ class Registry(Generic[T]):
         return None
 
     def _scan_entry_points(self) -> None:
-        if self._scanned:
+        if self._scanned or self.entry_point_group is None:
             return
         with self._lock:
             if self._scanned:

@@ -104,7 +104,8 @@ def _steps(Figure: type[Figure], report: Report, bench: str) -> Figure | None:
         accs = [report.results[(label, bench)].accuracy for _, label in points]
         name = key.split("|", 1)[0].rstrip("/").rsplit("/", 1)[-1] or key
         ax.plot(steps, [a.value for a in accs], marker="o", label=name)
-        ax.fill_between(steps, [a.ci_low for a in accs], [a.ci_high for a in accs], alpha=0.2)
+        ax.fill_between(steps, [a.value if a.ci_low is None else a.ci_low for a in accs],
+                        [a.value if a.ci_high is None else a.ci_high for a in accs], alpha=0.2)
     ax.set_xlabel("training step")
     ax.set_ylabel("accuracy (95% CI)")
     ax.set_title(f"{bench}: accuracy by training step")

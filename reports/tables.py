@@ -237,8 +237,8 @@ def tidy_rows(report: Report) -> list[dict[str, object]]:
     """One row per (run, benchmark, subset, metric); subset is "all" or "<key>=<value>" for breakdowns."""
     rows: list[dict[str, object]] = []
     for run in report.runs:
-        base = {"run": run.label, "model": run.config.model.name,
-                "checkpoint_step": "" if run.checkpoint_step is None else run.checkpoint_step}
+        base: dict[str, object] = {"run": run.label, "model": run.config.model.name,
+                                   "checkpoint_step": "" if run.checkpoint_step is None else run.checkpoint_step}
 
         def add(bench: str, metric: str, e: Estimate | float, n: int, subset: str = "all", p: float | None = None,
                 base: dict[str, object] = base) -> None:
@@ -270,9 +270,9 @@ def tidy_rows(report: Report) -> list[dict[str, object]]:
                         add(bench, f"pass@{k}", v, group.n_problems, subset=subset)
         for c in report.comparisons:
             if c.run == run.label:
-                r = c.result
-                add(c.benchmark, "diff_vs_baseline", Estimate(r.diff, r.ci_low, r.ci_high, r.n_shared), r.n_shared,
-                    p=r.p_value)
+                paired = c.result
+                diff = Estimate(paired.diff, paired.ci_low, paired.ci_high, paired.n_shared)
+                add(c.benchmark, "diff_vs_baseline", diff, paired.n_shared, p=paired.p_value)
     return rows
 
 

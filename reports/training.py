@@ -70,7 +70,7 @@ class TrainingRun:
                 value = sum(p for p in parts if _number(p)) if any(_number(p) for p in parts) else None
             else:
                 value = record.get(key)
-            if _number(value):
+            if value is not None and _number(value):
                 steps.append(record.step)
                 values.append(float(value))
         return steps, values
@@ -238,7 +238,7 @@ def training_rows(runs: Sequence[TrainingRun]) -> list[dict[str, object]]:
             for metric, value in record.to_dict().items():
                 if metric == "step" or not _number(value):
                     continue
-                row = dict.fromkeys(CSV_COLUMNS, "")
+                row: dict[str, object] = dict.fromkeys(CSV_COLUMNS, "")
                 row.update(run=run.label, model=run.config.get("model", ""), checkpoint_step=record.step,
                            benchmark=run.config.get("benchmark", ""), subset="train", metric=metric, value=value)
                 rows.append(row)

@@ -37,4 +37,6 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
 fi
 .venv/bin/pip install -q -e '.[dev]'
 .venv/bin/ruff check .
+# Types of the packages that load alone in other programs (rewards in TRL / verl workers) or read others' files.
+.venv/bin/mypy graders reports
 .venv/bin/python -m pytest -q "$@"
