@@ -9,12 +9,13 @@ imported only by the command that needs them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import glob
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -72,17 +73,26 @@ def command(name: str) -> Callable[[F], F]:
     return decorate
 
 
-def _progress_factory(progress: Progress):
-    def start(description: str, total: int):
-        task = progress.add_task(description, total=total)
-        return lambda n: progress.advance(task, n)
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A progress factory for the runner; the bar appears with the first stage of work, so a command that
+    fails before any work prints nothing but its error line."""
+    bars: list[Progress] = []
 
-    return start
+    def start(description: str, total: int) -> Callable[[int], None]:
+        if not bars:
+            bars.append(Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err_console,
+                                 transient=False))
+            bars[0].start()
+        task = bars[0].add_task(description, total=total)
+        return lambda n: bars[0].advance(task, n)
 
-
-def _make_progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("eta"), TimeRemainingColumn(), console=err_console, transient=False)
+    try:
+        yield start
+    finally:
+        if bars:
+            bars[0].stop()
 
 
 def print_summary(result) -> None:
@@ -166,8 +176,8 @@ def run_command(
         if len(models) > 1:
             typer.echo(f"model {i + 1}/{len(models)}: {one_model}", err=True)
         settings = dataclasses.replace(template, model=one_model, output=one_output)
-        with _make_progress() as progress:
-            result = run(settings, progress=_progress_factory(progress))
+        with _progress() as progress:
+            result = run(settings, progress=progress)
         if result.resumed:
             typer.echo(f"resumed: {result.resumed} samples were already in {result.output}", err=True)
         print_summary(result)
@@ -207,8 +217,8 @@ def grade_command(
     keeping the completions."""
     from evalkit.runner import regrade
 
-    with _make_progress() as progress:
-        result = regrade(run_dir, data_dir, progress=_progress_factory(progress), unsafe_code_exec=unsafe_code_exec)
+    with _progress() as progress:
+        result = regrade(run_dir, data_dir, progress=progress, unsafe_code_exec=unsafe_code_exec)
     print_summary(result)
 
 

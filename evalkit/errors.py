@@ -3,10 +3,10 @@
 Every user-facing error class of evalkit carries its exit code, as click's exceptions do: an
 integer class attribute `exit_code` (2 for bad input). The classes are `EvalkitError` and its
 subclasses here and in the core (`UsageError`, `EngineError`, `ModelSpecError`), and, in packages
-that must not import the core, `benchmarks.DataError`, `graders.errors.GraderUnavailable` and `graders.registry.RegistryError`. The
-command line prints any such error as one plain line on stderr (`error: ...`, never through markup,
-so `pip install 'evalkit[vllm]'` is shown as written) and exits with its code; no error is
-translated into another class on the way.
+that must not import the core, `benchmarks.DataError`, `graders.errors.GraderUnavailable` and
+`graders.registry.RegistryError`. The command line prints any such error as one plain line on
+stderr (`error: ...`, never through markup, so `pip install 'evalkit[vllm]'` is shown as written)
+and exits with its code; no error is translated into another class on the way.
 """
 
 from __future__ import annotations

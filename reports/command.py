@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from evalkit import options as o
+
 
 def report(
     run_dirs: Annotated[list[str], typer.Argument(
@@ -25,8 +27,7 @@ def report(
         "--baseline", "-B",
         help="Evaluation run directory to compare every other evaluation run against (paired test on shared "
              "problems). It is added to the report when it is not among RUN_DIRS.")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the markdown here instead of printing it to stdout.")] = None,
+    output: o.ReportOutput = None,
     csv: Annotated[Path | None, typer.Option(
         "--csv", help="Also write a tidy CSV: one row per run, benchmark, subset and metric with value, ci_low, "
                       "ci_high, n (and p_value for differences against the baseline); training runs add one "

@@ -122,14 +122,11 @@ def run_training(cfg: Any, log: Any = print) -> list[dict[str, Any]]:
     """Load the model and task that `cfg` names and train; the CLI's body, callable from Python."""
     import torch
 
-    from evalkit.models import ModelSpecError, load_hf_model, resolve_model
+    from evalkit.models import load_hf_model, resolve_model
     from evalkit.train.tasks import make_task
     from evalkit.train.trainer import train as train_loop
 
-    try:
-        resolved = resolve_model(cfg.model)
-    except ModelSpecError as exc:
-        raise UsageError(str(exc)) from None
+    resolved = resolve_model(cfg.model)  # a ModelSpecError is a UsageError: one line, exit 2
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {cfg.device}: no CUDA GPU is visible to torch; use --device cpu")
     if cfg.rollout_engine == "vllm":

@@ -117,10 +117,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         from evalkit.train.advantages import SCALES
-        from evalkit.train.losses import make_params
+        from evalkit.train.losses import LOSSES, make_params
 
-        if self.algo not in ALGOS:
-            raise UsageError(f"--algo {self.algo!r} is not one of {', '.join(ALGOS)}")
+        if self.algo not in LOSSES:  # the built-in ALGOS and any registered by a plugin
+            raise UsageError(f"--algo {self.algo!r} is not one of {', '.join(LOSSES.names())}")
         params = make_params(self.algo, self.loss)
         positive = ("steps", "prompts_per_step", "group_size", "epochs", "minibatches", "max_new_tokens",
                     "max_gen_batches", "eval_size", "generation_batch_size", "mtp_warmup_batch_size")

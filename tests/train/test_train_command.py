@@ -85,7 +85,7 @@ def test_help_lists_every_train_flag():
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], match: str):
     result = cli("train", "--output", str(tmp_path / "out"), *args)
     assert result.exit_code == 2, result.output
-    assert match in result.output
+    assert match in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert not (tmp_path / "out" / "metrics.jsonl").exists()
 
 
