@@ -9,6 +9,11 @@
   `graders.deadline` (the slow path, in killable worker processes).
 - `graders.code`: code verdicts (HumanEval / MBPP).
 - `graders.errors.GraderUnavailable`: the grader cannot grade at all (never a verdict).
+- `graders.protocol`: the grader protocol (`grade_batch(completions, references)`, `same_answer`,
+  `version`) and the `GRADERS` registry; `graders.answer_graders` and `graders.code_grader` are the
+  built-in grader objects over the functions above; `graders.registry` is the generic `Registry`
+  that every extension point of evalkit uses.
+Nothing here imports the core (`evalkit`): rewards load alone in trainer workers.
 """
 
 from graders.errors import GraderUnavailable

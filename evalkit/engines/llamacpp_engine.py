@@ -10,15 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 
-from evalkit.engines.base import (
-    Completion,
-    Engine,
-    EngineError,
-    EngineOptions,
-    Prompt,
-    Request,
-    SamplingParams,
-)
+from evalkit.engines.base import Completion, Engine, EngineError, EngineOptions, Prompt, Request, SamplingParams
 from evalkit.models import ResolvedModel
 
 

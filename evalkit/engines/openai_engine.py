@@ -11,15 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from evalkit.engines.base import (
-    Completion,
-    Engine,
-    EngineError,
-    EngineOptions,
-    Prompt,
-    Request,
-    SamplingParams,
-)
+from evalkit.engines.base import Completion, Engine, EngineError, EngineOptions, Prompt, Request, SamplingParams
 from evalkit.models import ResolvedModel
 
 
