@@ -438,16 +438,16 @@ def _matrix_rows(node: Node) -> list[list[Node]] | None:
             if not _has_matrix(arg):
                 scalars.append(arg)
                 continue
-            rows = _matrix_rows(arg)
-            if rows is None:
+            factor = _matrix_rows(arg)
+            if factor is None:
                 return None
             if result is None:
-                result = rows
-            elif len(result[0]) != len(rows):
+                result = factor
+            elif len(result[0]) != len(factor):
                 return None
             else:
-                result = [[Apply("add", tuple(Apply("mul", (result[i][k], rows[k][j])) for k in range(len(rows))))
-                           for j in range(len(rows[0]))] for i in range(len(result))]
+                result = [[Apply("add", tuple(Apply("mul", (result[i][k], factor[k][j])) for k in range(len(factor))))
+                           for j in range(len(factor[0]))] for i in range(len(result))]
         if result is None:
             return None
         return [[Apply("mul", (*scalars, x)) if scalars else x for x in row] for row in result]

@@ -119,8 +119,8 @@ def exact(node: Node, env: dict[str, Fraction], budget: list[int]) -> Fraction:
         _spend(budget, count)
         result = Fraction(0) if op == "sum" else Fraction(1)
         inner = dict(env)
-        for k in range(int(first), int(last) + 1):
-            inner[var.name] = Fraction(k)
+        for i in range(int(first), int(last) + 1):
+            inner[var.name] = Fraction(i)
             value = exact(body, inner, budget)
             result = _sized(result + value if op == "sum" else result * value)
         return result

@@ -260,8 +260,8 @@ def _math_spans(text: str) -> list[_Span]:
     k = 0
     while k < len(delimiters):
         opener = delimiters[k].group()
-        closer = _CLOSER.get(opener)
-        j = nxt[closer][k + 1] if closer else -1
+        match_closer = _CLOSER.get(opener)
+        j = nxt[match_closer][k + 1] if match_closer else -1
         if j >= 0:
             inner = text[delimiters[k].end():delimiters[j].start()]
             if inner.strip() and not (opener in _INLINE and "\n" in inner):

@@ -7,6 +7,7 @@ The directories in tests/fixtures/main_69e1e52 were written by evalkit's main br
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import benchmarks
 from evalkit.cli import app
 from evalkit.runner import RunSettings, run
 from evalkit.schema import BenchmarkMetrics, SamplingParams
@@ -77,11 +79,25 @@ def test_grade_regrades_an_old_run_to_the_same_numbers(old_run: tuple[Path, Path
 
 
 def test_the_same_command_resumes_an_old_run_without_generating(old_run: tuple[Path, Path]):
+    """Only a changed grader version tells the old run apart (every other setting reads back identical); once
+    `evalkit grade` has regraded it with today's graders, the same command resumes it with nothing to generate."""
+    from evalkit.errors import UsageError
+    from evalkit.runner import regrade
+
     run_dir, data = old_run
+    unsafe = shutil.which("bwrap") is None
+    settings = RunSettings(model="scripted-model", benchmarks=["gsm8k", "math500", "humaneval"], engine="openai",
+                           sampling=SamplingParams(n=2, temperature=0.7, max_tokens=32), data_dir=data,
+                           output=run_dir, unsafe_code_exec=unsafe)
     engine = ScriptedEngine({})
-    result = run(RunSettings(model="scripted-model", benchmarks=["gsm8k", "math500", "humaneval"], engine="openai",
-                             sampling=SamplingParams(n=2, temperature=0.7, max_tokens=32), data_dir=data,
-                             output=run_dir, unsafe_code_exec=shutil.which("bwrap") is None),
-                 engine_factory=lambda name, model: engine)
+    old_graders = json.loads((run_dir / "config.json").read_text())["graders"]
+    current = {name: benchmarks.get(name).grader.version for name in old_graders}
+    if current != old_graders:
+        with pytest.raises(UsageError) as refused:
+            run(settings, engine_factory=lambda name, model: engine)
+        differing = re.findall(r"(\w[\w.]*) \(", str(refused.value).split("holds a different run (", 1)[1])
+        assert differing and all(d.startswith("graders.") for d in differing), str(refused.value)
+        regrade(run_dir, data, unsafe_code_exec=unsafe)
+    result = run(settings, engine_factory=lambda name, model: engine)
     assert result.generated == 0 and result.resumed == 20 and engine.generated == []
     assert result.metrics == _old_metrics()
