@@ -124,7 +124,7 @@ def runs_payload(catalog: Catalog) -> dict[str, Any]:
     summaries = [(r, r.summary_run()) for r in evals]
     good = [s for _, s in summaries if s is not None]
     _, differing = common_and_differing(good) if good else ({}, [])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for data, run in summaries:
         if run is None:
             rows.append({"id": data.id, "kind": "eval", "path": str(data.dir), "error": data.config_error,
@@ -266,7 +266,7 @@ def samples_payload(catalog: Catalog, params: Mapping[str, str]) -> dict[str, An
 def _sample_row(run: RunData, b: BenchSamples, row: int, record: dict[str, Any], problems: dict) -> dict[str, Any]:
     pid = str(b.problem_ids[b.problem[row]])
     info = problems.get(pid)
-    completion = record.get("completion") if isinstance(record.get("completion"), str) else ""
+    completion = _text(record.get("completion"))
     return {
         "problem_id": pid, "sample_index": int(b.sample_index[row]), "correct": bool(b.correct[row]),
         "extracted": preview(record.get("extracted"), 160), "gold": preview(info.gold, 160) if info else None,
@@ -313,11 +313,16 @@ def _locate(catalog: Catalog, params: Mapping[str, str]) -> tuple[RunData, Bench
     return run, b, pid, row, record
 
 
+def _text(value: Any) -> str:
+    """A sample's text field, or "" when it is missing or not text (samples.jsonl is read as it is)."""
+    return value if isinstance(value, str) else ""
+
+
 def _fields(run: RunData, b: BenchSamples, pid: str, record: dict[str, Any]) -> dict[str, str]:
     """Every long text of one sample by the name the page asks for its remainder."""
-    completion = record.get("completion") if isinstance(record.get("completion"), str) else ""
+    completion = _text(record.get("completion"))
     info = run.problems(b.name).get(pid)
-    out = {"completion": completion, "extracted": record.get("extracted") or "",
+    out = {"completion": completion, "extracted": _text(record.get("extracted")),
            "reason": str(record.get("reason", "")), "question": info.question if info else "",
            "gold": info.gold if info else ""}
     thinking = _THINK.search(completion)
@@ -374,14 +379,16 @@ def code_tests(record: dict[str, Any]) -> list[dict[str, Any]]:
     input i failed (detail), later inputs not run"; samples.jsonl records nothing finer.
     """
     reason = str(record.get("reason", ""))
-    subs = record.get("subscores") if isinstance(record.get("subscores"), dict) else {}
-    names = [n for n in ("base", "plus") if n in subs] or ["tests"]
+    raw_subs = record.get("subscores")
+    subs: dict[str, Any] = raw_subs if isinstance(raw_subs, dict) else {}
+    weak = record.get("trust") == "weak" or "weak" in reason  # runs before trust was recorded say it in the reason
+    names: list[str] = [n for n in ("base", "plus") if n in subs] or ["tests"]
     out = []
     for name in names:
         passed = bool(subs[name]) if name in subs else bool(record.get("correct"))
         prefix = f"{name}: "
         if passed:
-            detail = "weak: test ran inside the candidate process" if "weak" in reason else ""
+            detail = "weak: test ran inside the candidate process" if weak else ""
         elif name == "tests":
             detail = reason
         elif reason.startswith(prefix):

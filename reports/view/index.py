@@ -20,6 +20,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -537,6 +538,7 @@ def read_problems(path: Path | None) -> dict[str, dict[str, ProblemInfo]]:
     """problems.jsonl as {benchmark: {problem id: ProblemInfo}}: pyarrow when it can, json.loads otherwise."""
     if path is None:
         return {}
+    rows: Iterable[tuple[Any, ...]]
     try:
         import pyarrow as pa
         import pyarrow.json as pj

@@ -191,6 +191,7 @@ def sample_order(run: RunData, b: BenchSamples, f: Filters, sort: str, descendin
     index = b.sample_index[rows]
     primary = {"problem": rank, "sample": index, "verdict": b.correct[rows].astype(np.int64),
                "tokens": b.tokens[rows], "reason": b.kind[rows]}[sort]
+    keys: tuple[Any, ...]
     if sort == "sample":
         keys = (rank, -primary if descending else primary)
     elif sort == "problem":

@@ -185,7 +185,8 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        host = self.httpd.server_address[0]
+        address = self.httpd.server_address[0]
+        host = address.decode() if isinstance(address, bytes) else str(address)
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}/"
 
