@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from evalkit.errors import UsageError
-from evalkit.schema import CONFIG_FILE
-from evalkit.train.config import TRAIN_CONFIG_FILE
+from evalkit.schema import CONFIG_FILE, TRAIN_CONFIG_FILE
 
 MAX_DEPTH = 4
 #: keys every `evalkit run` config.json has (a Hugging Face checkpoint's config.json has none of them)
