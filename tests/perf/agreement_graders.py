@@ -1,7 +1,7 @@
 """Agreement of evalkit's math graders and of math-verify with the labels of real model outputs,
 and with the verdicts of the equivalence cases (tests/graders/equivalence_cases.py).
 
-Run:  python tests/perf/agreement_graders.py [--data /work/shared/data] [--max-list 60]
+Run:  python tests/perf/agreement_graders.py [--data ../shared/data] [--max-list 60]
 
 Sets (see the data README for their schemas): Qwen2.5-Math 800 MATH responses (labels from
 Qwen's grader), RealCritic MATH and GSM8K (labels from a Qwen-style grader), and the OpenAI
@@ -37,6 +37,8 @@ from equivalence_cases import CASES  # noqa: E402
 from graders import gsm8k as ours_gsm8k  # noqa: E402
 from graders import math as ours_math  # noqa: E402
 from graders.policy import GradingPolicy  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("EVALKIT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 # Labels found wrong on review, each checked by reading the response: id -> why. The labels of
 # the Qwen2.5-Math and RealCritic sets come from Qwen's grader, whose normaliser fails these.
@@ -153,7 +155,7 @@ def case_agreement(max_list: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("EVALKIT_SHARED_DATA", "/work/shared/data")))
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--max-list", type=int, default=200, help="most disagreements listed per set")
     parser.add_argument("--cases-only", action="store_true", help="only the equivalence cases (no shared data)")
     args = parser.parse_args()

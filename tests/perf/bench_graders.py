@@ -1,6 +1,6 @@
 """Grader speed: evalkit's math grader and math-verify on the same realistic pairs, in one process.
 
-Run:  nice python tests/perf/bench_graders.py [--data /work/shared/data] [--limit N]
+Run:  nice python tests/perf/bench_graders.py [--data ../shared/data] [--limit N]
 
 Pairs (all real text, from the shared data): the 800 Qwen2.5-Math chain-of-thought responses to
 100 MATH problems, the 268 + 273 RealCritic MATH and GSM8K responses, and MATH-500's 500
@@ -41,6 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graders"))
 from equivalence_cases import ADVERSARIAL, CASES  # noqa: E402
 
 from graders import math as gm  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("EVALKIT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -170,7 +172,7 @@ def bench(name: str, pairs: list[tuple[str, str]]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("EVALKIT_SHARED_DATA", "/work/shared/data")))
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N pairs of each mix (0: all)")
     parser.add_argument("--mix", choices=("realistic", "edge", "both"), default="both")
     args = parser.parse_args()
