@@ -297,3 +297,18 @@ def test_rewards_work_from_worker_threads_and_event_loop_executors():
 
     direct, threaded, awaited = asyncio.run(main())
     assert direct == threaded == awaited == [1.0, 1.0, 0.0] * 4
+
+
+def test_the_readme_documents_every_option_and_data_source():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Rewards in TRL, verl and OpenRLHF", 1)[1].split("\n## ", 1)[0]
+    from dataclasses import fields
+
+    for option in fields(rewards.RewardSettings):
+        assert f"| `{option.name}` |" in section
+    for name in rewards.DATA_SOURCES:
+        assert f"`{name}`" in section or (name.startswith("numina_") and "`numina_*`" in section), name
+    for recipe in ("custom_reward_function.path=pkg://graders.rewards", "custom_reward_function.name=compute_score",
+                   "`compute_score_batch`", "--remote_rm_url", "python -m evalkit.export smollm2-135m",
+                   "rewards/math_correctness/mean", "rewards/math_correctness/accuracy", "async_math_reward"):
+        assert recipe in section, recipe
