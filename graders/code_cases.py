@@ -64,10 +64,10 @@ def parse_cases(ground_truth: Any) -> CodeCases:
         raise ValueError(f"code ground_truth has {len(inputs)} inputs and {len(outputs)} outputs")
     fn_name = data.get("fn_name")
     if fn_name:
-        cases = tuple((_call_arguments(i), _call_output(o)) for i, o in zip(inputs, outputs, strict=True))
-        return CodeCases("call", str(fn_name), cases)
-    cases = tuple((_lines(i), _lines(o)) for i, o in zip(inputs, outputs, strict=True))
-    return CodeCases("stdio", STDIO_ENTRY, cases)
+        calls = tuple((_call_arguments(i), _call_output(o)) for i, o in zip(inputs, outputs, strict=True))
+        return CodeCases("call", str(fn_name), calls)
+    runs = tuple((_lines(i), _lines(o)) for i, o in zip(inputs, outputs, strict=True))
+    return CodeCases("stdio", STDIO_ENTRY, runs)
 
 
 def _plain(value: Any) -> Any:

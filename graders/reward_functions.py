@@ -12,7 +12,7 @@ import asyncio
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
@@ -160,9 +160,10 @@ def _answers(value: Any) -> Iterable[str]:
     elif isinstance(value, numbers.Number):
         if isinstance(value, numbers.Real) and not math.isfinite(value):
             raise RewardSetupError(f"ground_truth is {value!r}: a missing value, not an answer")
-        integral = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) \
-            and float(value).is_integer()
-        yield str(int(value)) if integral else str(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and float(value).is_integer():
+            yield str(int(float(value)))  # 72.0 read from a float column is the answer 72
+        else:
+            yield str(value)
     elif isinstance(value, Mapping):
         raise RewardSetupError(f"ground_truth is a mapping (keys {', '.join(sorted(map(str, value)))}); math and "
                                "GSM8K rewards take an answer or a list of accepted answers")
@@ -206,7 +207,10 @@ def grade_items(items: Sequence[RewardItem], settings: RewardSettings) -> list[V
 
 def _grade_answers(module: Any, items: Sequence[RewardItem], settings: RewardSettings) -> list[Verdict]:
     """Answer graders: every (completion, accepted gold) pair in one batch; the first matched gold wins."""
-    spans, completions, golds, questions = [], [], [], []
+    spans: list[tuple[int, int]] = []
+    completions: list[str] = []
+    golds: list[str] = []
+    questions: list[str | None] = []
     for item in items:
         answers = accepted_answers(item.ground_truth)
         spans.append((len(golds), len(answers)))
@@ -239,7 +243,8 @@ def _grade_code(items: Sequence[RewardItem], settings: RewardSettings) -> list[V
             from exc
 
 
-_GRADE = {"math": partial(_grade_answers, _math), "gsm8k": partial(_grade_answers, _gsm8k), "code": _grade_code}
+_GRADE: dict[str, Callable[[Sequence[RewardItem], RewardSettings], list[Verdict]]] = {
+    "math": partial(_grade_answers, _math), "gsm8k": partial(_grade_answers, _gsm8k), "code": _grade_code}
 
 
 # -- evalkit's trainer -----------------------------------------------------------------------------

@@ -312,3 +312,19 @@ def test_the_readme_documents_every_option_and_data_source():
                    "`compute_score_batch`", "--remote_rm_url", "python -m evalkit.export smollm2-135m",
                    "rewards/math_correctness/mean", "rewards/math_correctness/accuracy", "async_math_reward"):
         assert recipe in section, recipe
+
+
+def test_timeout_s_reaches_the_grader(monkeypatch):
+    seen = []
+    real = gm.grade_batch
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("timeout_s"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gm, "grade_batch", spy)
+    rewards.compute_score("lighteval/MATH", "\\boxed{1}", "1", timeout_s=2.5)
+    rewards.trl_reward("math", timeout_s=0.75)(prompts=["p"], completions=["\\boxed{1}"], answer=["1"])
+    rewards.OpenRLHFReward(timeout_s=3)(["q \\boxed{1}"], ["q "], ["1"])
+    rewards.compute_score("lighteval/MATH", "\\boxed{1}", "1")
+    assert seen == [2.5, 0.75, 3, None]  # None: the grader's own default (1 s)
