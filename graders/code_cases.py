@@ -6,10 +6,11 @@ must print the output; with `"fn_name"` the problem is call-based instead (each 
 arguments, one JSON value per line when it is a string, and the function must return the output).
 HumanEval / MBPP-style problems carry a script test: `{"test": ..., "entry_point": ...}`.
 
-Each completion's code (`graders.code.extract_code`) runs in the sandbox; the test runs in its trusted
-judge, so the program cannot forge its verdict. A stdin program is wrapped into one function that the
-judge calls with each input; its output is compared with the expected one line by line, trailing
-spaces and blank lines ignored (as PRIME's checker does). A call-based output matches the expected
+`code_task` turns the tests into the `graders.code.CodeTask` the code grader takes: its program runs
+in the sandbox and the test in the sandbox's trusted judge, so a program cannot forge its verdict. A
+stdin program is wrapped into one function (`candidate`) that the judge calls with each input; its
+output is compared with the expected one line by line, trailing spaces and blank lines ignored (as
+PRIME's checker does). A call-based output matches the expected
 value, or the only item of an expected list (APPS wraps outputs so). A malformed ground truth raises
 `ValueError`: it is a data problem, not a verdict on the completion.
 """
@@ -17,11 +18,11 @@ value, or the only item of an expected list (APPS wraps outputs so). A malformed
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from graders.verdict import Verdict
+from graders.code import CodeTask, extract_code
 
 #: The function a stdin program is wrapped into; the judge calls it with each test input.
 STDIO_ENTRY = "evalkit_stdio_main"
@@ -136,46 +137,28 @@ for _number, (_arguments, _expected) in enumerate(json.loads({cases!r})):
 '''
 
 
-def job(code: str, problem: CodeCases, *, timeout_s: float) -> dict[str, Any]:
-    """The sandbox job (`sandbox.run_many` keywords) that runs `code` against the problem's tests."""
+def code_task(problem: CodeCases, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> CodeTask:
+    """The `graders.code.CodeTask` that runs a candidate against the problem's tests (the code grader's reference)."""
     if problem.kind == "stdio":
-        solution = _STDIO_WRAPPER.format(entry=problem.entry_point, program=code)
         test = _STDIO_TEST.format(entry=problem.entry_point, cases=list(problem.cases))
     elif problem.kind == "call":
-        solution = code
         test = _CALL_TEST.format(entry=problem.entry_point, cases=json.dumps([list(c) for c in problem.cases]))
     else:
-        solution, test = code, problem.test
-    return {"solution": solution, "test": test, "entry_point": problem.entry_point, "timeout_s": timeout_s}
+        test = problem.test
+    return CodeTask(entry_point=problem.entry_point, test=test, timeout_s=timeout_s)
 
 
-def grade_cases(completions: Sequence[str], problems: Sequence[CodeCases], *,
-                timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """One verdict per (completion, problem), all run as one sandbox batch."""
-    import sandbox
-    from graders.code import CodeTask, grade_many
-
-    verdicts: list[Verdict | None] = [None] * len(completions)
-    scripts = [i for i, p in enumerate(problems) if p.kind == "script"]
-    if scripts:  # HumanEval / MBPP style: graders.code extracts and sanitises the function
-        tasks = [CodeTask(entry_point=problems[i].entry_point, test=problems[i].test, timeout_s=timeout_s)
-                 for i in scripts]
-        for i, verdict in zip(scripts, grade_many(tasks, [completions[i] for i in scripts]), strict=True):
-            verdicts[i] = verdict
-    others = [i for i, p in enumerate(problems) if p.kind != "script"]
-    codes = {i: _program(completions[i]) for i in others}
-    runnable = [i for i in others if codes[i]]
-    results = sandbox.run_many([job(codes[i], problems[i], timeout_s=timeout_s) for i in runnable])
-    for i, result in zip(runnable, results, strict=True):
-        if result.passed:  # a weak pass (the test had to run inside the candidate) is marked as graders.code does
-            reason = "passed (weak: test ran inside the candidate process)" if result.trust == "weak" else "passed"
-        else:
-            reason = f"{result.status}: {result.detail}"[:240]
-        verdicts[i] = Verdict(result.passed, codes[i], reason)
-    return [v if v is not None else Verdict(False, None, "no_code") for v in verdicts]
+def candidate(completion: str, problem: CodeCases) -> str:
+    """The completion the code grader receives: as written, or for a stdin program its code wrapped into
+    the function the test calls (the grader's extraction keeps that function whole)."""
+    if problem.kind != "stdio":
+        return completion
+    program = program_text(completion)
+    if not program:
+        return ""
+    return "```python\n" + _STDIO_WRAPPER.format(entry=problem.entry_point, program=program).strip() + "\n```"
 
 
-def _program(completion: str) -> str:
-    from graders.code import extract_code
-
+def program_text(completion: str) -> str:
+    """The code of a completion: its last Python block (or the whole text after any reasoning)."""
     return extract_code(completion).strip()

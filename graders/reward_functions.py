@@ -12,17 +12,19 @@ import asyncio
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any
 
-from graders import gsm8k as _gsm8k
-from graders import math as _math
 from graders.errors import GraderUnavailable
 from graders.extract import answer_region, boxes
+from graders.protocol import GRADERS, Reference
+from graders.registry import RegistryError
 from graders.verdict import Verdict
 
+#: The graders data sources route to, by their names in `graders.protocol.GRADERS`; `task=` may name any
+#: registered grader (answer graders take `Reference`s; "code" takes the test cases of `graders.code_cases`).
 TASKS = ("gsm8k", "math", "code")
 #: Dataset columns the TRL adapter reads the gold from, first present wins: evalkit's `gold`,
 #: MATH-500 `answer`, MATH `solution`, GSM8K `answer` (with `#### N`), verl-style `ground_truth`.
@@ -82,8 +84,9 @@ class RewardSettings:
     return_dict: bool = False
 
     def __post_init__(self) -> None:
-        if self.task is not None and self.task not in TASKS:
-            raise RewardSetupError(f"reward option task={self.task!r} is not a grader; use one of {', '.join(TASKS)}")
+        if self.task is not None and (not isinstance(self.task, str) or self.task not in GRADERS):
+            raise RewardSetupError(f"reward option task={self.task!r} is not a grader: "
+                                   f"{GRADERS.unknown_message(str(self.task))}")
         for name in ("timeout_s", "format_bonus", "wrong_reward"):
             value = getattr(self, name)
             if value is None and name == "timeout_s":
@@ -114,8 +117,8 @@ class RewardSettings:
 
 
 def earns_reward(verdict: Verdict) -> bool:
-    """A correct verdict the sample could not have forged (a weak code pass earns nothing)."""
-    return verdict.correct and "weak" not in verdict.reason
+    """A correct verdict the sample could not have forged (`Verdict.reward`: a weak code pass earns nothing)."""
+    return verdict.reward > 0
 
 
 # -- grading ---------------------------------------------------------------------------------------
@@ -187,38 +190,44 @@ class RewardItem:
 
 
 def grade_items(items: Sequence[RewardItem], settings: RewardSettings) -> list[Verdict]:
-    """The verdict on each item: correct when any accepted gold is matched. One grader batch per grader."""
-    unknown = {item.grader for item in items} - set(TASKS)
-    if unknown:
-        raise RewardSetupError(f"unknown grader(s) {', '.join(sorted(unknown))}; use one of {', '.join(TASKS)}")
+    """The verdict on each item: correct when any accepted gold is matched. One batch per grader, each
+    grader taken from the registry (`graders.protocol.GRADERS`)."""
     verdicts: list[Verdict | None] = [None] * len(items)
-    for grader in TASKS:
-        chosen = [i for i, item in enumerate(items) if item.grader == grader]
-        if not chosen:
-            continue
+    for name in dict.fromkeys(item.grader for item in items):
+        chosen = [i for i, item in enumerate(items) if item.grader == name]
+        grade = _grade_code if name == "code" else partial(_grade_answers, name)
         try:
-            found = _GRADE[grader]([items[i] for i in chosen], settings)
-        except GraderUnavailable as exc:
-            raise RewardSetupError(str(exc)) from exc
+            found = grade([items[i] for i in chosen], settings)
+        except (GraderUnavailable, RegistryError) as exc:
+            raise RewardSetupError(str(exc).splitlines()[0]) from exc
         for i, verdict in zip(chosen, found, strict=True):
             verdicts[i] = verdict
     return [v for v in verdicts if v is not None]
 
 
-def _grade_answers(module: Any, items: Sequence[RewardItem], settings: RewardSettings) -> list[Verdict]:
+def _grader(name: str, settings: RewardSettings, **options: Any) -> Any:
+    """The registered grader `name`, made with the reward's timeout when one is set."""
+    cls = GRADERS.get(name)
+    if settings.timeout_s is not None:
+        options["timeout_s"] = settings.timeout_s
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise RewardSetupError(f"grader {name!r} cannot be made with {', '.join(options) or 'no options'}: {exc}") \
+            from None
+
+
+def _grade_answers(name: str, items: Sequence[RewardItem], settings: RewardSettings) -> list[Verdict]:
     """Answer graders: every (completion, accepted gold) pair in one batch; the first matched gold wins."""
     spans: list[tuple[int, int]] = []
     completions: list[str] = []
-    golds: list[str] = []
-    questions: list[str | None] = []
+    references: list[Reference] = []
     for item in items:
         answers = accepted_answers(item.ground_truth)
-        spans.append((len(golds), len(answers)))
+        spans.append((len(references), len(answers)))
         completions += [item.completion] * len(answers)
-        golds += answers
-        questions += [item.question] * len(answers)
-    timeout = {"timeout_s": settings.timeout_s} if settings.timeout_s is not None else {}
-    found = module.grade_batch(completions, golds, questions=questions, **timeout)
+        references += [Reference(answer, item.question) for answer in answers]
+    found = _grader(name, settings).grade_batch(completions, references)
     return [_best(found[start:start + n]) for start, n in spans]
 
 
@@ -227,6 +236,7 @@ def _best(verdicts: Sequence[Verdict]) -> Verdict:
 
 
 def _grade_code(items: Sequence[RewardItem], settings: RewardSettings) -> list[Verdict]:
+    """Code problems (verl / PRIME test cases, or a script test) through the registered code grader."""
     from graders import code_cases
 
     problems = []
@@ -236,15 +246,17 @@ def _grade_code(items: Sequence[RewardItem], settings: RewardSettings) -> list[V
         except ValueError as exc:
             raise RewardSetupError(str(exc)) from None
     timeout = settings.timeout_s if settings.timeout_s is not None else code_cases.DEFAULT_TIMEOUT_S
+    tasks = [code_cases.code_task(p, timeout_s=timeout) for p in problems]
+    candidates = [code_cases.candidate(item.completion, p) for item, p in zip(items, problems, strict=True)]
+    grader = GRADERS.get("code")()
     try:
-        return code_cases.grade_cases([item.completion for item in items], problems, timeout_s=timeout)
+        verdicts = grader.grade_batch(candidates, tasks)
     except Exception as exc:  # the sandbox cannot run at all (no isolation available, a worker that cannot start)
         raise RewardSetupError(f"the code sandbox cannot grade: {type(exc).__name__}: {exc}".splitlines()[0]) \
             from exc
-
-
-_GRADE: dict[str, Callable[[Sequence[RewardItem], RewardSettings], list[Verdict]]] = {
-    "math": partial(_grade_answers, _math), "gsm8k": partial(_grade_answers, _gsm8k), "code": _grade_code}
+    # A stdin program is graded inside its wrapper; report the program itself as what was extracted.
+    return [replace(v, extracted=code_cases.program_text(item.completion) or None) if p.kind == "stdio" else v
+            for v, item, p in zip(verdicts, items, problems, strict=True)]
 
 
 # -- evalkit's trainer -----------------------------------------------------------------------------
@@ -265,9 +277,9 @@ def correctness_rewards(completions: Sequence[str], golds: Sequence[str], *, tas
     """
     if task not in ("math", "gsm8k"):
         raise ValueError(f"unknown reward task {task!r}; use one of math, gsm8k")
-    module = _math if task == "math" else _gsm8k
-    verdicts = module.grade_batch(list(completions), list(golds), questions=questions, timeout_s=timeout_s)
-    return [1.0 if earns_reward(v) else 0.0 for v in verdicts]
+    questions = list(questions) if questions is not None else [None] * len(golds)
+    references = [Reference(g, q) for g, q in zip(golds, questions, strict=True)]
+    return [v.reward for v in GRADERS.get(task)(timeout_s=timeout_s).grade_batch(list(completions), references)]
 
 
 def format_reward(completion: str) -> float:
@@ -360,7 +372,7 @@ class TRLReward:
         if len(golds) != len(completions):
             raise RewardSetupError(f"{len(completions)} completions but {len(golds)} values in column {column!r}")
         question_column = next((c for c in QUESTION_COLUMNS if c in columns), None)
-        questions = list(columns[question_column]) if question_column else \
+        questions = [None if q is None else str(q) for q in columns[question_column]] if question_column else \
             [prompt_text(p) for p in (prompts if prompts is not None else [None] * len(golds))]
         texts = [completion_text(c) for c in completions]
         settings = self.settings()

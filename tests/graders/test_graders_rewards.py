@@ -327,4 +327,28 @@ def test_timeout_s_reaches_the_grader(monkeypatch):
     rewards.trl_reward("math", timeout_s=0.75)(prompts=["p"], completions=["\\boxed{1}"], answer=["1"])
     rewards.OpenRLHFReward(timeout_s=3)(["q \\boxed{1}"], ["q "], ["1"])
     rewards.compute_score("lighteval/MATH", "\\boxed{1}", "1")
-    assert seen == [2.5, 0.75, 3, None]  # None: the grader's own default (1 s)
+    assert seen == [2.5, 0.75, 3, 1.0]  # the last: the math grader's own default
+
+
+def test_task_may_name_any_registered_grader(monkeypatch):
+    from graders.protocol import GRADERS
+    from graders.verdict import Verdict
+
+    class ExactGrader:  # a plugin's answer grader: the grader protocol over `Reference`s
+        version = "exact@1"
+
+        def __init__(self, timeout_s: float = 1.0) -> None:
+            self.timeout_s = timeout_s
+
+        def grade_batch(self, completions, references):
+            pairs = zip(completions, references, strict=True)
+            return [Verdict(c.strip() == r.gold, c.strip(), "exact") for c, r in pairs]
+
+        def same_answer(self, a, b):
+            return a == b
+
+    monkeypatch.setitem(GRADERS._targets, "exact", ExactGrader)
+    assert rewards.compute_score("my_dataset", " Paris ", ["Lyon", "Paris"], task="exact") == 1.0
+    assert rewards.trl_reward("exact")(prompts=["p"], completions=["paris"], answer=["Paris"]) == [0.0]
+    with pytest.raises(RewardSetupError, match="unknown grader 'exakt'; did you mean 'exact'"):
+        rewards.compute_score("my_dataset", "Paris", "Paris", task="exakt")
