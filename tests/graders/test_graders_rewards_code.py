@@ -34,9 +34,11 @@ def test_stdin_programs_are_run_against_every_case():
     buffered = fenced("import sys\na, b = map(int, sys.stdin.buffer.read().split())\nsys.stdout.write(f'{a+b}\\n')")
     wrong = fenced("a, b = map(int, input().split())\nprint(a * b)")
     early_exit = fenced("import sys\nsys.exit(0)\nprint(3)")
-    scores = rewards.compute_score_batch(["codecontests"] * 5, [right, buffered, wrong, early_exit, "no code here"],
-                                         [STDIO] * 5, return_dict=True)
-    assert [s["score"] for s in scores] == [1.0, 1.0, 0.0, 0.0, 0.0]
+    main_guard = fenced("def main():\n    a, b = map(int, input().split())\n    print(a + b)\n\n"
+                        "if __name__ == '__main__':\n    main()")
+    completions = [right, buffered, wrong, early_exit, "no code here", main_guard]
+    scores = rewards.compute_score_batch(["codecontests"] * 6, completions, [STDIO] * 6, return_dict=True)
+    assert [s["score"] for s in scores] == [1.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     assert scores[0]["pred"].startswith("a, b = map(int")
     # The answer text itself is never compared: printing "3" without computing fails the other cases.
     assert rewards.compute_score("taco", fenced("print(3)"), STDIO) == 0.0
