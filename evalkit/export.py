@@ -14,22 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from evalkit.models import ModelSpecError, load_hf_model, resolve_model
-
-
-def drop_quantization_marker(model: Any) -> None:
-    """Forget that transformers loaded `model` from a GGUF file (its weights are already plain floats)."""
-    quantizer = getattr(model, "hf_quantizer", None)
-    method = getattr(getattr(quantizer, "quantization_config", None), "quant_method", None)
-    if quantizer is not None and str(getattr(method, "value", method)).lower() == "gguf":
-        model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    for attr in ("is_quantized", "quantization_method"):
-        if getattr(model, attr, None):
-            setattr(model, attr, None if attr == "quantization_method" else False)
+from evalkit.models import ModelSpecError, load_hf_model, release_gguf_loader, resolve_model
 
 
 def export_checkpoint(spec: str, output: str | Path, *, dtype: str = "float32") -> Path:
@@ -43,7 +29,7 @@ def export_checkpoint(spec: str, output: str | Path, *, dtype: str = "float32") 
     if torch_dtype is None:
         raise ModelSpecError(f"--dtype {dtype!r}: use float32, bfloat16 or float16")
     model, tokenizer = load_hf_model(resolve_model(spec), dtype=torch_dtype)
-    drop_quantization_marker(model)
+    release_gguf_loader(model)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -108,3 +108,18 @@ def load_hf_model(model: ResolvedModel, device: str = "cpu", dtype: Any = None):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return lm, tokenizer
+
+
+def release_gguf_loader(model: Any) -> None:
+    """Unmark a model that transformers loaded from a GGUF file, so that `save_pretrained` and trainers accept it.
+
+    transformers dequantizes GGUF weights to ordinary float tensors on load but keeps a "gguf quantizer"
+    (which refuses serialization, and which TRL reads as "purely quantized") and a `quantization_config`
+    that `save_pretrained` would write; the weights are plain, so both markers are dropped.
+    """
+    quantizer = getattr(model, "hf_quantizer", None)
+    method = getattr(getattr(quantizer, "quantization_config", None), "quant_method", None)
+    if quantizer is not None and str(getattr(method, "value", method)).lower() == "gguf":
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from evalkit.models import release_gguf_loader
 from evalkit.schema import SamplingParams, TrainingRecord
 from evalkit.train.advantages import group_advantages, informative_groups, overlong_penalty
 from evalkit.train.config import TRAIN_CONFIG_FILE, TRAIN_METRICS_FILE, TrainConfig
@@ -439,20 +440,6 @@ def format_step(entry: dict[str, Any], steps: int) -> str:
     if "heldout_accuracy" in entry:
         text += f" heldout {f('heldout_accuracy')}"
     return text
-
-
-def release_gguf_loader(model: Any) -> None:
-    """Unmark a model that transformers loaded from a GGUF file, so that `save_pretrained` works.
-
-    transformers dequantizes GGUF weights to ordinary float tensors on load but keeps a "gguf quantizer"
-    that refuses serialization; the weights being trained are plain, so the marker is dropped.
-    """
-    quantizer = getattr(model, "hf_quantizer", None)
-    method = getattr(getattr(quantizer, "quantization_config", None), "quant_method", None)
-    if quantizer is not None and str(getattr(method, "value", method)).lower() == "gguf":
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
 
 
 def save_checkpoint(model: Any, tokenizer: Any, path: Path, *, step: int, cfg: TrainConfig, mtp: Any = None) -> Path:

@@ -144,3 +144,15 @@ def test_async_grpo_worker_pickles_our_rewards_and_scores_with_them_in_its_child
     assert [m["rewards/math_async"] for m in metrics] == [1.0, 1.0, 0.0]
     assert [m["rewards/math_dapo"] for m in metrics] == [1.0, 1.0, -1.0]
     assert [m["reward"] for m in metrics] == [3.0, 3.0, -1.0]  # the sync, async and DAPO-style rewards summed
+
+
+def test_export_refuses_a_used_directory_and_a_bad_dtype(tmp_path: Path, capsys: pytest.CaptureFixture):
+    from evalkit.export import main
+
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "weights.bin").write_bytes(b"x")
+    assert main(["smollm2-135m", str(tmp_path / "used")]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert main(["smollm2-135m", str(tmp_path / "new"), "--dtype", "int4"]) == 2
+    assert "use float32, bfloat16 or float16" in capsys.readouterr().err
+    assert main(["no-such-model.gguf", str(tmp_path / "new")]) == 2
