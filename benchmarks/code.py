@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import graders.code as code_grader
+from benchmarks import evalplus_rules
 from benchmarks.base import Benchmark, DataError, DataSource, Problem
 from benchmarks.sources import load_hub, read_json_list, read_jsonl
 from graders.code_grader import CodeGrader
@@ -303,8 +304,9 @@ class _EvalPlus(CodeBenchmark):
                 entry_point = p.metadata["entry_point"]
                 for key in ("base_input", "plus_input"):
                     items.append((p.gold, entry_point, p.metadata[key]))
-                    flags.append(self.dataset == "mbpp" and entry_point in _NOT_NONE_TASKS)
-                    digests.append(None if entry_point in _SPECIAL_ORACLES else DIGEST_OVER_BYTES)
+                    flags.append(evalplus_rules.reference_not_none(self.dataset, entry_point))
+                    whole = evalplus_rules.needs_whole_outputs(self.dataset, entry_point)
+                    digests.append(None if whole else DIGEST_OVER_BYTES)
             runs = sandbox.run_references(items, not_none=flags, digest_over=digests,
                                           unsafe=self.grader.unsafe)
             for i, p in enumerate(to_run):
@@ -324,26 +326,25 @@ class _EvalPlus(CodeBenchmark):
         return _cache_dir() / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
     def _read_cache(self, p: Problem) -> dict[str, Any] | None:
-        from sandbox import _codec
+        import sandbox
 
         try:
             raw = json.loads(self._cache_path(p).read_text())
-            return {k: ([_codec.decode(o, allow_digest=True) for o in v] if k in ("base", "plus") else v)
-                    for k, v in raw.items()}
-        except (OSError, ValueError, TypeError, _codec.CodecError):
+            return {k: (sandbox.outputs_from_json(v) if k in ("base", "plus") else v) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
             return None
 
     def _write_cache(self, p: Problem, entry: dict[str, Any]) -> None:
-        from sandbox import _codec
+        import sandbox
 
         path = self._cache_path(p)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            data = {k: ([_codec.encode(o) for o in v] if k in ("base", "plus") else v) for k, v in entry.items()}
+            data = {k: (sandbox.outputs_to_json(v) if k in ("base", "plus") else v) for k, v in entry.items()}
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(data))
             tmp.replace(path)
-        except (OSError, _codec.CodecError):
+        except (OSError, ValueError):
             pass  # the cache is an optimisation; grading does not depend on it
 
     def tasks(self, problems: Sequence[Problem]) -> dict[str, code_grader.CodeTask]:
@@ -357,20 +358,14 @@ class _EvalPlus(CodeBenchmark):
             tests, timeouts = {}, {}
             for key in ("base", "plus"):
                 limits = [max(MIN_TIME_LIMIT_S, GT_TIME_LIMIT_FACTOR * t) for t in e[f"{key}_time"]]
-                tests[key] = IOTest(inputs=m[f"{key}_input"], expected=e[key], atol=m["atol"], dataset=self.dataset,
-                                    time_limits=limits)
+                inputs = m[f"{key}_input"]
+                check = evalplus_rules.output_check(self.dataset, m["entry_point"], inputs, e[key], m["atol"])
+                tests[key] = IOTest(inputs=inputs, expected=e[key], check=check, time_limits=limits)
                 timeouts[key] = min(MAX_SET_TIMEOUT_S, sum(limits)) + 1.0
             out[p.id] = code_grader.CodeTask(
                 entry_point=m["entry_point"], prompt=m["code_prompt"], base=tests["base"], plus=tests["plus"],
                 base_timeout_s=timeouts["base"], plus_timeout_s=timeouts["plus"])
         return out
-
-
-_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
-#: Entry points whose outputs evalplus compares with a special oracle, so they are never digested.
-_SPECIAL_ORACLES = frozenset(("find_zero", "are_equivalent", "sum_div", "surface_Area", "digit_distance_nums",
-                              "similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
-                              "larg_nnum", "intersection_array", "find_dissimilar", "Diff", *_NOT_NONE_TASKS))
 
 
 class HumanEvalPlus(_EvalPlus):

@@ -4,19 +4,24 @@
 - `run_many(jobs, workers=None)`: many jobs (dicts with run_tests' keyword names) across the worker
   pool, results in input order.
 - `run_reference(solution, entry_point, inputs)`: outputs and timings of a trusted reference
-  solution (to build evalplus-style `IOTest`s).
+  solution (to build evalplus-style `IOTest`s); `outputs_to_json` / `outputs_from_json` store them.
 
-Two ideas, both needed (isolation alone still lets forged verdicts through):
+Three ideas, all needed (isolation alone still lets forged verdicts through):
 1. Isolation protects the host: workers live in bubblewrap namespaces (no network, own pid/ipc/mount,
    only system libraries visible); each candidate is a fresh process forked from a pristine zygote,
    under a per-worker non-root uid, rlimits and a seccomp filter, killed with everything it left.
-2. Only the candidate runs in the sandbox. The test runs in a trusted judge against a proxy
+2. Isolation between samples: each candidate has pid, mount and IPC namespaces of its own (a private
+   tmpfs /tmp and /proc), joins its worker's memory cgroup, and is gone before the next one starts,
+   so nothing it leaves (files, IPC objects, pids, memory) is visible to a later candidate.
+3. Only the candidate runs in the sandbox. The test runs in a trusted judge against a proxy
    `candidate` that exchanges plain values with it (exact built-in types, per-call nonce and
-   deadline). A pass means the trusted test returned; exit codes and output are ignored.
+   deadline). A pass means the trusted test returned; exit codes and output are ignored. The judge
+   has limits of its own (reply size, items, deadline, memory): exceeding one fails the sample.
 Tests that need the candidate's own objects fall back to running inside the candidate process;
-such verdicts carry `trust="weak"`.
+such verdicts carry `trust="weak"`. Everything that comes back is typed and its text cleaned.
 
-This package owns execution only; code extraction and benchmark semantics live in `graders.code`.
+This package owns execution only: it knows no benchmark. Code extraction is `graders.code`'s, and a
+benchmark's comparison rules arrive as data (`OutputCheck`). Errors: `sandbox.errors`.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sandbox import _codec
+from sandbox.errors import IsolationUnavailable, SandboxError, WorkerError
 from sandbox.isolation import Isolation, resolve
 from sandbox.pool import default_pool
-from sandbox.result import ExecResult, IOTest, ReferenceRun
+from sandbox.result import ExecResult, IOTest, OutputCheck, ReferenceRun
 
-__all__ = ["ExecResult", "IOTest", "ReferenceRun", "require_isolation", "run_many", "run_reference", "run_references",
-           "run_tests"]
+__all__ = ["ExecResult", "IOTest", "IsolationUnavailable", "OutputCheck", "ReferenceRun", "SandboxError",
+           "WorkerError", "outputs_from_json", "outputs_to_json", "require_isolation", "run_many", "run_reference",
+           "run_references", "run_tests"]
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 2048
@@ -41,8 +48,20 @@ _JOB_KEYS = {"solution", "test", "entry_point", "timeout_s", "memory_mb", "conte
 
 
 def require_isolation(unsafe: bool | None = None) -> Isolation:
-    """The isolation jobs will run under; UsageError (with what to install) when none is available."""
+    """The isolation jobs will run under; IsolationUnavailable (with what to install) when none is available."""
     return resolve(unsafe)
+
+
+def outputs_to_json(outputs: Sequence[Any]) -> list[Any]:
+    """Reference outputs (`ReferenceRun.outputs`) as JSON-able data, e.g. to cache them on disk."""
+    return [_codec.encode(o) for o in outputs]
+
+
+def outputs_from_json(data: object) -> list[Any]:
+    """The inverse of `outputs_to_json`; ValueError when `data` is not such a list."""
+    if type(data) is not list:
+        raise ValueError("reference outputs must be a list")
+    return [_codec.decode(o, allow_digest=True) for o in data]
 
 
 def _wire_job(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,20 +81,26 @@ def _wire_job(job: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(test, IOTest):
         wire["kind"] = "io"
         wire["io"] = {"inputs": _codec.encode(test.inputs), "expected": _codec.encode(test.expected),
-                      "atol": float(test.atol), "dataset": test.dataset, "time_limits": test.time_limits}
+                      "time_limits": test.time_limits, "check": _wire_check(test.check)}
     else:
         wire["kind"] = "script"
         wire["test"] = str(test)
     return wire
 
 
+def _wire_check(check: OutputCheck) -> dict[str, Any]:
+    tolerances = check.tolerances
+    return {"kind": check.kind, "rtol": float(check.rtol),
+            "tolerances": [float(t) for t in tolerances] if isinstance(tolerances, list) else float(tolerances),
+            "alternatives": None if check.alternatives is None else _codec.encode(check.alternatives),
+            "alternative_atol": None if check.alternative_atol is None else float(check.alternative_atol)}
+
+
 def _result(raw: Mapping[str, Any], isolated: bool) -> ExecResult:
-    status = raw.get("status", "error")
-    if status not in ("passed", "failed", "timeout", "error"):
-        status = "error"
-    return ExecResult(passed=status == "passed", status=status, detail=str(raw.get("detail", "")),
-                      duration=float(raw.get("duration", 0.0)), trust=raw.get("trust", "strong"),
-                      isolated=isolated)
+    """`raw` was typed and cleaned by the pool (`pool._typed_result`)."""
+    status = raw["status"]
+    return ExecResult(passed=status == "passed", status=status, detail=raw["detail"], duration=raw["duration"],
+                      trust=raw["trust"], isolated=isolated)
 
 
 def _concurrency(workers: int | None) -> int:
@@ -142,8 +167,11 @@ def run_references(items: Sequence[tuple[str, str, Sequence[Sequence[Any]]]], *,
     n = _concurrency(workers)
     out = []
     for raw in default_pool(iso, n).run(wire, n):
-        status = raw.get("status", "error")
-        outputs = [_codec.decode(o, allow_digest=True) for o in raw.get("outputs", [])] if status == "passed" else []
-        out.append(ReferenceRun(status=status, detail=str(raw.get("detail", "")), outputs=outputs,
-                                times=[float(t) for t in raw.get("times", [])]))
+        status, detail, outputs, times = raw["status"], raw["detail"], [], []
+        if status == "passed":
+            try:
+                outputs, times = outputs_from_json(raw.get("outputs")), raw["times"]
+            except (ValueError, KeyError):
+                status, detail = "error", "the reference run sent malformed outputs"
+        out.append(ReferenceRun(status=status, detail=detail, outputs=outputs, times=times))
     return out

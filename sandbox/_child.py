@@ -1,10 +1,14 @@
 """The candidate process: lock itself down, run the untrusted program, then answer calls.
 
-Runs in a process forked from the zygote (which has never seen a test or an expected value).
-Order matters: new session, only the two channel fds survive, private scratch directory, rlimits,
-parent-death signal, drop to the per-worker uid, then the seccomp filter, and only then the untrusted
-code. After that nothing here is trusted any more: the candidate may rewrite this loop, but all it can
-ever do is send plain data (see `_codec`) that the judge checks.
+Runs in a process forked from the zygote (which has never seen a test or an expected value), as pid 1
+of a pid namespace of its own. Order matters: new session, only the two channel fds survive, then
+namespaces of its own (mount and IPC): a private tmpfs on /tmp (its cwd and HOME) and a /proc that
+shows only itself, so files, SysV and POSIX IPC objects and pids it leaves die with it and nothing of
+an earlier candidate is visible; then it joins the worker's memory cgroup (its limit counts tmpfs,
+kernel and anonymous memory alike), rlimits, parent-death signal, drop to the per-worker uid (or, in a
+user namespace, drop every capability), then the seccomp filter, and only then the untrusted code.
+After that nothing here is trusted any more: the candidate may rewrite this loop, but all it can ever
+do is send plain data (see `_codec`) that the judge checks.
 Shipped as source into the sandbox: imports nothing from evalkit.
 """
 
@@ -25,7 +29,26 @@ PR_SET_PDEATHSIG = 1
 FSIZE_BYTES = 16 * 1024 * 1024
 NOFILE = 64
 NPROC = 64
+#: The candidate's private scratch: a tmpfs mounted on /tmp in its own mount namespace (cwd, HOME,
+#: TMPDIR), so the kernel frees it with the candidate and no other candidate ever sees it.
+SCRATCH_DIR = "/tmp"
+SCRATCH_BYTES = 64 * 1024 * 1024
+SCRATCH_INODES = 8192
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once in the zygote, inherited by every candidate
+_LIBC.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+#: Longest exception type name and message a candidate reports (the judge truncates again).
+MAX_NAME_CHARS = 100
+MAX_MESSAGE_CHARS = 300
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def _limit(which: int, value: int) -> None:
@@ -35,6 +58,46 @@ def _limit(which: int, value: int) -> None:
         soft, hard = resource.getrlimit(which)
         if hard == resource.RLIM_INFINITY or value < hard:
             resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))
+
+
+def private_namespaces(uid: int | None) -> None:
+    """Mount and IPC namespaces of the candidate's own (needs CAP_SYS_ADMIN, before the uid drop).
+
+    The mount tree is made private first, so nothing mounted here can propagate to the worker or host.
+    """
+    _check(_LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(mount, ipc)")
+    _check(_LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
+    owner = "" if uid is None else f",uid={uid},gid={uid}"
+    options = f"size={SCRATCH_BYTES},nr_inodes={SCRATCH_INODES},mode=0700{owner}".encode()
+    _check(_LIBC.mount(b"tmpfs", SCRATCH_DIR.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), "mounting /tmp")
+    # Only its own pid namespace, and no system-wide files (meminfo, loadavg, sys): nothing another sample moves.
+    _check(_LIBC.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"subset=pid"), "mounting /proc")
+
+
+def _write(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities(keep: tuple[int, ...] = ()) -> None:
+    """Keep only the capabilities numbered in `keep` (effective and permitted); the rest are gone for good."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for cap in keep:
+        data[cap // 32].effective |= 1 << (cap % 32)
+        data[cap // 32].permitted |= 1 << (cap % 32)
+    _check(_LIBC.capset(ctypes.byref(header), data), "capset")
 
 
 def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer | None) -> None:
@@ -48,7 +111,17 @@ def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, 65536)
-    os.chdir(spec["scratch"])
+    uid = spec.get("uid")
+    if spec.get("cgroup"):  # before anything is allocated: from here on every page counts
+        _write(f"{spec['cgroup']}/cgroup.procs", b"0")
+    _write("/proc/self/oom_score_adj", b"1000")  # under host memory pressure, candidates go first
+    if spec.get("namespaces"):
+        private_namespaces(uid)
+        os.chdir(SCRATCH_DIR)
+        scratch = SCRATCH_DIR
+    else:
+        scratch = spec["scratch"]
+        os.chdir(scratch)
     memory = int(spec["memory_mb"]) * 1024 * 1024
     _limit(resource.RLIMIT_AS, memory)
     _limit(resource.RLIMIT_DATA, memory)
@@ -59,14 +132,15 @@ def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer
     _limit(resource.RLIMIT_MEMLOCK, 0)
     _limit(resource.RLIMIT_MSGQUEUE, 0)
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    uid = spec.get("uid")
-    if uid is not None:
+    if uid is not None:  # leaving uid 0 clears every capability
         _limit(resource.RLIMIT_NPROC, NPROC)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+    else:  # one uid only (a user namespace, or unsafe mode): give up the worker's capabilities instead
+        drop_capabilities()
     os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": spec["scratch"], "TMPDIR": spec["scratch"],
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch,
                        "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
                        "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     if seccomp is not None:
@@ -75,10 +149,14 @@ def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer
 
 def _exception_reply(exc: BaseException) -> list:
     try:
-        message = str(exc)[:300]
+        message = str.__str__(str(exc))[:MAX_MESSAGE_CHARS]
     except BaseException:  # a hostile __str__
         message = ""
-    return ["exc", type(exc).__name__, message]
+    try:
+        name = str.__str__(type(exc).__name__)[:MAX_NAME_CHARS]
+    except BaseException:  # a metaclass with a hostile __name__
+        name = "Exception"
+    return ["exc", name, message]
 
 
 def answer(fn, args: list, kwargs: dict, mode: str) -> list:
@@ -139,6 +217,13 @@ def main(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer | No
     """Entry point in the forked child; never returns."""
     try:
         lock_down(req_fd, resp_fd, spec, seccomp)
+    except BaseException as exc:  # our own setup failed: say so (an infrastructure failure, not a verdict)
+        try:
+            write_frame(resp_fd, ["setup-failed", f"{type(exc).__name__}: {exc}"[:200]])
+        finally:
+            os._exit(70)
+    try:  # before the program is even read: the judge can trust this first frame
+        write_frame(resp_fd, ["up"])
     except BaseException:
         os._exit(70)
     try:

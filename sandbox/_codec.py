@@ -8,6 +8,12 @@ iterator. Decoding is strict (unknown shapes, JSON objects, NaN literals, huge i
 oversized messages are protocol errors); encoding in the child is lenient (subclasses and numpy values
 are converted to their plain value first), which is safe because whatever the child sends is data.
 
+Decoding is also bounded, because the judge works on what it decodes: `max_items` caps the items a
+value may hold (a `range` counts as its length, so `range(10**8)` is 10**8 items, not 4 numbers),
+and containers whose members share one hash (a hash flood: building the set, or a test's `set(...)`
+of a list, would take quadratic time) are refused. Text from the other side goes through
+`clean_text` (valid UTF-8, no control characters, capped) before it becomes a reason.
+
 This module is shipped as source into the sandbox, so it imports nothing from evalkit.
 """
 
@@ -19,8 +25,15 @@ import math
 MAX_DEPTH = 60
 #: Integers longer than this travel as hex (HumanEval/83's reference outputs have 10^5+ digits).
 BIG_INT_BITS = 12_000
+#: No integer longer than this crosses (about 1.2 million decimal digits).
+MAX_INT_BITS = 1 << 22
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_ITEMS = 20_000_000
+#: Distinct members of one container that may share a hash before it counts as a hash flood.
+MAX_SHARED_HASH = 8
+#: Containers at least this long are checked for hash floods (sets and dicts: built while decoding).
+HASH_CHECK_SET_ITEMS = 64
+HASH_CHECK_SEQUENCE_ITEMS = 1024
 
 
 class CodecError(ValueError):
@@ -33,6 +46,48 @@ class TooLarge(CodecError):
 
 class Unproxyable(CodecError):
     """The judge was asked to send a value that is not plain data (a callable, a custom object)."""
+
+
+class HashFlood(TooLarge):
+    """A container whose members share one hash: inserting them would take quadratic time."""
+
+
+def clean_text(value: object, limit: int = 300) -> str:
+    """Untrusted text made safe to record: a str (else ""), at most `limit` characters, lone surrogates
+    and control characters (other than newline and tab) replaced by U+FFFD."""
+    if type(value) is not str:
+        return ""
+    text = value[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def check_hash_spread(items: object) -> None:
+    """HashFlood when more than MAX_SHARED_HASH distinct hashable members share one hash.
+
+    Equal members (a list of zeros) are fine: only distinct values with one hash chain up.
+    """
+    groups: dict[int, list[object]] = {}
+    for x in items:  # type: ignore[attr-defined]
+        t = type(x)
+        if t is list or t is dict or t is set:
+            continue
+        try:
+            h = hash(x)
+        except TypeError:
+            continue
+        reps = groups.get(h)
+        if reps is None:
+            groups[h] = [x]
+        elif x not in reps:
+            reps.append(x)
+            if len(reps) > MAX_SHARED_HASH:
+                raise HashFlood(f"more than {MAX_SHARED_HASH} distinct members share one hash (a hash flood)")
 
 
 _SCALARS = (type(None), bool, int, str)
@@ -140,12 +195,19 @@ def _plain(v: object) -> object:
     raise CodecError(f"a {type(v).__name__} object cannot leave the sandbox (only plain data can)")
 
 
-def decode(obj: object, *, allow_digest: bool = False) -> object:
-    """The exact built-in value of a tagged structure; CodecError on anything unexpected."""
-    return _dec(obj, 0, allow_digest)
+def decode(obj: object, *, allow_digest: bool = False, max_items: int = MAX_ITEMS) -> object:
+    """The exact built-in value of a tagged structure; CodecError on anything unexpected, TooLarge when
+    it holds more than `max_items` items (a range counts as its length) or is a hash flood."""
+    return _dec(obj, 0, allow_digest, [max_items])
 
 
-def _dec(o: object, depth: int, allow_digest: bool = False) -> object:
+def _spend(budget: list[int], n: int) -> None:
+    budget[0] -= n
+    if budget[0] < 0:
+        raise TooLarge("value has too many items")
+
+
+def _dec(o: object, depth: int, allow_digest: bool, budget: list[int]) -> object:
     if depth > MAX_DEPTH:
         raise CodecError("value nested too deeply")
     t = type(o)
@@ -154,41 +216,57 @@ def _dec(o: object, depth: int, allow_digest: bool = False) -> object:
     if t is not list or not o or type(o[0]) is not str:  # type: ignore[index]
         raise CodecError(f"malformed value of type {t.__name__}")
     tag, items = o[0], o[1:]  # type: ignore[index]
+    _spend(budget, len(items))
     d = depth + 1
     try:
         if tag == "l":
-            return [_dec(x, d, allow_digest and depth == 0) for x in items]
+            value = [_dec(x, d, allow_digest and depth == 0, budget) for x in items]
+            if len(value) >= HASH_CHECK_SEQUENCE_ITEMS:
+                check_hash_spread(value)
+            return value
         if tag == "t":
-            return tuple(_dec(x, d) for x in items)
+            value = tuple([_dec(x, d, False, budget) for x in items])
+            if len(value) >= HASH_CHECK_SEQUENCE_ITEMS:
+                check_hash_spread(value)
+            return value
         if tag == "i":
-            return iter([_dec(x, d) for x in items])
+            return iter([_dec(x, d, False, budget) for x in items])
         if tag == "d":
             if len(items) % 2:
                 raise CodecError("malformed dict")
-            return {_dec(items[i], d): _dec(items[i + 1], d) for i in range(0, len(items), 2)}
-        if tag == "s":
-            return {_dec(x, d) for x in items}
-        if tag == "S":
-            return frozenset(_dec(x, d) for x in items)
-        if tag == "x" and len(items) == 1 and type(items[0]) is str and len(items[0]) < MAX_MESSAGE_BYTES:
+            keys = [_dec(items[i], d, False, budget) for i in range(0, len(items), 2)]
+            if len(keys) >= HASH_CHECK_SET_ITEMS:
+                check_hash_spread(keys)
+            values = [_dec(items[i], d, False, budget) for i in range(1, len(items), 2)]
+            return dict(zip(keys, values, strict=True))
+        if tag == "s" or tag == "S":
+            members = [_dec(x, d, False, budget) for x in items]
+            if len(members) >= HASH_CHECK_SET_ITEMS:
+                check_hash_spread(members)
+            return set(members) if tag == "s" else frozenset(members)
+        if tag == "x" and len(items) == 1 and type(items[0]) is str:
+            if len(items[0]) > MAX_INT_BITS // 4:
+                raise TooLarge(f"integer longer than {MAX_INT_BITS} bits")
             return int(items[0], 16)
         if tag == "f" and len(items) == 1 and items[0] in ("nan", "inf", "-inf"):
             return float(items[0])
         if tag == "c" and len(items) == 2:
-            re_, im = (_dec(x, d) for x in items)
+            re_, im = (_dec(x, d, False, budget) for x in items)
             if type(re_) is not float or type(im) is not float:
                 raise CodecError("malformed complex")
             return complex(re_, im)
         if tag == "b" and len(items) == 1 and type(items[0]) is str:
             return items[0].encode("latin-1")
         if tag == "r" and len(items) == 3 and all(type(x) is int for x in items):
-            return range(*items)
+            value = range(*items)
+            _spend(budget, len(value))  # a test may well materialise it
+            return value
         if tag == "#" and allow_digest and len(items) == 1 and type(items[0]) is str:
             return Digest(items[0])
         if tag == "-" and allow_digest and not items:
             return SKIPPED
-    except TypeError as exc:  # unhashable set member or dict key
-        raise CodecError(f"malformed value: {exc}") from None
+    except (TypeError, OverflowError) as exc:  # unhashable set member or dict key; a range too long for len()
+        raise CodecError(f"malformed value: {str(exc)[:100]}") from None
     raise CodecError(f"unknown value tag {tag!r}")
 
 
@@ -201,8 +279,13 @@ def _reject_object(pairs: object) -> object:
 
 
 def dumps(message: object) -> bytes:
-    """Serialise an already-encoded message (lists, strings, numbers) to bytes."""
-    data = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    """Serialise an already-encoded message (lists, strings, numbers) to bytes.
+
+    Lone surrogates (legal in a Python str, not in UTF-8) are written as JSON escapes, so any str
+    can be sent and comes back unchanged; the bytes on the wire are always valid UTF-8.
+    """
+    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    data = text.encode("utf-8", "backslashreplace")  # only inside JSON strings: "\ud800" is the JSON escape
     if len(data) > MAX_MESSAGE_BYTES:
         raise TooLarge(f"message of {len(data)} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")
     return data

@@ -2,7 +2,8 @@
 
 Every hop (host <-> worker, judge <-> candidate) uses these frames: a 4-byte big-endian length,
 then that many bytes of JSON (see `_codec`). A reader gives up at its deadline, or when the peer
-announces a frame larger than it accepts, so a hostile peer can stall nothing but itself.
+announces a frame larger than it accepts (FrameTooLarge, before reading it), so a hostile peer can
+stall nothing but itself.
 Shipped as source into the sandbox: imports nothing from evalkit.
 """
 
@@ -13,7 +14,7 @@ import select
 import struct
 import time
 
-from sandbox._codec import MAX_MESSAGE_BYTES, dumps, loads
+from sandbox._codec import MAX_MESSAGE_BYTES, TooLarge, dumps, loads
 
 _HEADER = struct.Struct(">I")
 
@@ -24,6 +25,10 @@ class ChannelClosed(EOFError):
 
 class ChannelTimeout(TimeoutError):
     """No whole frame arrived before the deadline."""
+
+
+class FrameTooLarge(TooLarge):
+    """The peer announced a frame larger than the reader accepts (nothing of it was read)."""
 
 
 def write_frame(fd: int, message: object, deadline: float | None = None) -> None:
@@ -68,7 +73,7 @@ def read_frame(fd: int, deadline: float | None = None, max_bytes: int = MAX_MESS
     """Read one message; `deadline` is a `time.monotonic()` instant (None waits forever)."""
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
     if size > max_bytes:
-        raise ChannelClosed(f"peer announced a {size}-byte message (limit {max_bytes})")
+        raise FrameTooLarge(f"a {size}-byte message (limit {max_bytes})")
     return loads(_read_exact(fd, size, deadline))
 
 
@@ -85,7 +90,7 @@ class FrameReader:
             if len(self.buf) >= _HEADER.size:
                 (size,) = _HEADER.unpack_from(self.buf)
                 if size > max_bytes:
-                    raise ChannelClosed(f"peer announced a {size}-byte message (limit {max_bytes})")
+                    raise FrameTooLarge(f"a {size}-byte message (limit {max_bytes})")
                 end = _HEADER.size + size
                 if len(self.buf) >= end:
                     data = bytes(self.buf[_HEADER.size:end])

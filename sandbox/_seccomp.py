@@ -3,9 +3,13 @@
 Why a denylist of these calls: namespaces already hide the network and the host's files, and the
 non-root uid cannot signal the judge; the filter closes what remains for code that only needs to
 compute: creating processes (fork bombs, helpers that outlive the sample), exec'ing programs,
-opening sockets, signalling or tracing other processes, and kernel interfaces with a history of
-escapes (io_uring, bpf, userfaultfd, perf, keyrings, namespaces, mounts). Threads stay allowed
-(`clone` with CLONE_THREAD); `clone3` answers ENOSYS so that libc falls back to `clone`.
+opening sockets (abstract unix sockets included), signalling or tracing other processes, kernel
+interfaces with a history of escapes (io_uring, bpf, userfaultfd, perf, namespaces, mounts), and
+what no namespace separates: the per-uid kernel keyrings, locks and change notifications on the
+read-only files every sample shares (flock, fcntl locks and leases, inotify: a channel between
+concurrent samples), moving off the assigned CPU, and memory the address-space limit does not count
+(memfd, memfd_secret, SysV shared memory, message queues and semaphores).
+Threads stay allowed (`clone` with CLONE_THREAD); `clone3` answers ENOSYS so that libc falls back to `clone`.
 Only x86_64 has a table here; elsewhere `build_filter` returns None and the sandbox says so.
 
 Shipped as source into the sandbox: imports nothing from evalkit.
@@ -58,7 +62,12 @@ X86_64_DENY = {
     "open_by_handle_at": 304, "name_to_handle_at": 303, "lookup_dcookie": 212,
     "fanotify_init": 300, "ioperm": 173, "iopl": 172, "vmsplice": 278,
     "move_pages": 279, "migrate_pages": 256,
+    "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "msgget": 68, "semget": 64,
+    "sched_setaffinity": 203, "flock": 73, "inotify_init": 253, "inotify_init1": 294, "inotify_add_watch": 254,
 }
+X86_64_FCNTL = 72
+#: fcntl commands denied: record locks (F_GETLK/F_SETLK/F_SETLKW and the OFD variants), leases, dnotify.
+FCNTL_DENY = (5, 6, 7, 36, 37, 38, 1024, 1026)
 
 
 def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
@@ -82,6 +91,11 @@ def build_filter() -> bytes | None:
     ]
     for nr in sorted(X86_64_DENY.values()):
         prog += [_insn(_JEQ_K, 0, 1, nr), _insn(_RET_K, 0, 0, eperm)]
+    # fcntl(fd, cmd, ...): deny the commands above, allow the rest (F_GETFL, F_SETFD, ...)
+    prog += [_insn(_JEQ_K, 0, 2 + 2 * len(FCNTL_DENY), X86_64_FCNTL), _insn(_LD_W_ABS, 0, 0, 24)]
+    for cmd in FCNTL_DENY:
+        prog += [_insn(_JEQ_K, 0, 1, cmd), _insn(_RET_K, 0, 0, eperm)]
+    prog += [_insn(_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
     prog += [
         _insn(_JEQ_K, 0, 3, X86_64_CLONE),
         _insn(_LD_W_ABS, 0, 0, 16),  # low 32 bits of args[0]: the clone flags

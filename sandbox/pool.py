@@ -1,10 +1,15 @@
 """Host side: a pool of long-lived sandbox workers and the job protocol to them.
 
-Workers are started once (about 30 ms each: bubblewrap plus an interpreter) and then serve jobs
-over a pipe; `run_many` feeds them from one thread per worker, so the host does no heavy work and
-results come back in input order. A worker that stops answering (it should never happen: candidates
-run in their own processes under deadlines) is killed and replaced, and its job reported as an error.
+Workers are started once (about 30 ms each: bubblewrap plus an interpreter, then a self-test job
+through the whole isolation path) and then serve jobs over a pipe; `run_many` feeds them from one
+thread per worker, so the host does no heavy work and results come back in input order.
 The worker's code is sent as source over its stdin, so nothing of the evaluator is mounted inside.
+
+Everything a worker sends is untrusted (it judges hostile values): results are size-capped, typed
+and their text cleaned (`_typed_result`). A worker that sends no verdict by its job's deadline plus
+the judge's grace is stopped and the sample fails with a reason naming that limit; a worker that dies
+or sends a malformed frame fails only the job it was running and is replaced. A worker that cannot
+start, or reports that the isolation itself failed, raises WorkerError: that is never a verdict.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import queue
 import signal
@@ -23,14 +29,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sandbox import _frames
-from sandbox.isolation import Isolation, extra_sys_path, pick_uid_base, worker_command
+from sandbox import _cgroup, _frames
+from sandbox._codec import MAX_MESSAGE_BYTES, CodecError, clean_text
+from sandbox._judge import judge_grace_s
+from sandbox.errors import WorkerError
+from sandbox.isolation import CGROUP_MOUNT, Isolation, extra_sys_path, pick_uid_base, worker_command
 
 #: Modules shipped into the worker, in dependency order.
 WORKER_MODULES = ("_codec", "_frames", "_seccomp", "_child", "_judge", "_worker")
-#: Extra seconds the host waits beyond a job's own budget before declaring the worker stuck.
-HOST_GRACE_S = 30.0
+#: Seconds the host waits beyond a job's own budget (its time limit plus the judge's grace) for the verdict.
+HOST_GRACE_S = 5.0
 STARTUP_TIMEOUT_S = 60.0
+#: Largest result a worker may send for a test job (reference runs carry outputs: up to a whole frame).
+MAX_RESULT_BYTES = 1024 * 1024
+STATUSES = ("passed", "failed", "timeout", "error")
+TRUSTS = ("strong", "weak")
+#: The per-candidate isolation layers a worker applies (all on; tests/perf/bench_sandbox.py turns them
+#: off one at a time to measure what each costs).
+LAYERS = ("namespaces", "pid_namespace", "memory_cgroup", "judge_limits")
 
 _BOOT = """
 import json, os, struct, sys, types
@@ -62,24 +78,65 @@ def _worker_sources() -> list[tuple[str, str]]:
     return [(name, (here / f"{name}.py").read_text(encoding="utf-8")) for name in WORKER_MODULES]
 
 
-class WorkerError(RuntimeError):
-    """A worker could not be started or stopped answering."""
+class WorkerLost(Exception):
+    """The worker died or broke the protocol while running a job: that job fails, the worker is replaced."""
+
+
+class JudgeOverran(WorkerLost):
+    """No verdict arrived within the job's time limit plus the judge's grace: the worker was stopped."""
+
+
+def host_budget_s(job: dict[str, Any]) -> float:
+    """How long the host waits for a job's verdict: its own budget (twice when it may fall back to running
+    in-process), the judge's grace, and HOST_GRACE_S for the hops."""
+    timeout = float(job["timeout_s"])
+    attempts = 2 if job.get("allow_inproc", True) else 1
+    return attempts * (timeout + judge_grace_s(timeout)) + HOST_GRACE_S
+
+
+def _finite(value: object) -> float:
+    return float(value) if type(value) in (int, float) and math.isfinite(value) and value >= 0 else 0.0  # type: ignore[arg-type]
+
+
+def _typed_result(raw: object) -> dict[str, Any]:
+    """A worker's result with every field checked: WorkerLost when it is not a result at all."""
+    if type(raw) is not dict or raw.get("status") not in STATUSES or raw.get("trust", "strong") not in TRUSTS:
+        raise WorkerLost("sandbox worker sent a malformed result")
+    result: dict[str, Any] = {"status": raw["status"], "detail": clean_text(raw.get("detail"), 1000),
+                              "trust": raw.get("trust", "strong"), "duration": _finite(raw.get("duration")),
+                              "retire": raw.get("retire") is True, "infra": raw.get("infra") is True}
+    if "outputs" in raw or "times" in raw:
+        outputs, times = raw.get("outputs"), raw.get("times")
+        if type(outputs) is not list or type(times) is not list or len(outputs) != len(times):
+            raise WorkerLost("sandbox worker sent malformed reference outputs")
+        result["outputs"], result["times"] = outputs, [_finite(t) for t in times]
+    return result
 
 
 class WorkerProcess:
-    """One sandboxed worker and its pipes."""
+    """One sandboxed worker, its pipes and its memory cgroup."""
 
-    def __init__(self, isolation: Isolation, uid: int | None, cpu: int | None = None):
+    def __init__(self, isolation: Isolation, uid: int | None, cpu: int | None = None,
+                 layers: dict[str, bool] | None = None):
         self.isolation = isolation
-        self.proc = subprocess.Popen(
-            worker_command(isolation, _BOOT), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-        )
+        layers = {name: True for name in LAYERS} | dict(layers or {})
+        self.cgroup = _cgroup.create() if layers["memory_cgroup"] else None
+        inside = None if self.cgroup is None else CGROUP_MOUNT if isolation.isolated else str(self.cgroup.path)
+        try:
+            self.proc = subprocess.Popen(
+                worker_command(isolation, _BOOT, None if self.cgroup is None else str(self.cgroup.path)),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            self._remove_cgroup()
+            raise WorkerError(f"sandbox worker failed to start: {exc}") from None
         self.to_worker = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self.from_worker = self.proc.stdout.fileno()  # type: ignore[union-attr]
         os.set_blocking(self.to_worker, False)
         config = {"uid": uid, "tmp_root": "/tmp" if isolation.isolated else None, "seccomp": True,
-                  "sys_path": extra_sys_path(isolation), "cpu": cpu}
+                  "sys_path": extra_sys_path(isolation), "cpu": cpu, "cgroup": inside,
+                  "cgroup_version": None if self.cgroup is None else self.cgroup.version, "layers": layers}
         boot = json.dumps({"modules": _worker_sources(), "config": config}).encode()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         try:
@@ -90,27 +147,41 @@ class WorkerProcess:
                     view = view[os.write(self.to_worker, view):]
                 except BlockingIOError:
                     time.sleep(0.001)
-            hello = _frames.read_frame(self.from_worker, deadline)
-        except (OSError, _frames.ChannelClosed, _frames.ChannelTimeout) as exc:
+            hello = _frames.read_frame(self.from_worker, deadline, MAX_RESULT_BYTES)
+            info = json.loads(hello[1]) if type(hello) is list and hello[:1] == ["ready"] else None  # type: ignore[index]
+        except (OSError, ValueError, TypeError, _frames.ChannelClosed, _frames.ChannelTimeout) as exc:
             self.kill()
-            raise WorkerError(f"sandbox worker failed to start: {exc}") from None
-        if type(hello) is not list or hello[:1] != ["ready"]:
+            raise WorkerError(f"sandbox worker failed to start: {clean_text(str(exc), 200)}") from None
+        if type(info) is not dict:
             self.kill()
             raise WorkerError("sandbox worker sent an unexpected greeting")
-        self.info = json.loads(hello[1])
+        if info.get("self_test") != "passed":
+            self.kill()
+            raise WorkerError(f"sandbox worker failed its self-test ({clean_text(info.get('self_test'), 300)}); "
+                              "the isolation layers do not work on this machine")
+        self.info = info
 
     def run(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """The typed result of one job; WorkerLost (the worker is killed) when none comes back in time."""
         deadline = time.monotonic() + timeout_s
+        limit = MAX_MESSAGE_BYTES if job.get("kind") == "calls" else MAX_RESULT_BYTES
         try:
             _frames.write_frame(self.to_worker, ["job", json.dumps(job)], deadline)
-            reply = _frames.read_frame(self.from_worker, deadline)
-        except (OSError, _frames.ChannelClosed, _frames.ChannelTimeout) as exc:
+            reply = _frames.read_frame(self.from_worker, deadline, limit)
+        except _frames.ChannelTimeout:
             self.kill()
-            raise WorkerError(f"sandbox worker stopped answering: {exc}") from None
-        if type(reply) is not list or len(reply) != 2 or reply[0] != "result":
+            raise JudgeOverran(f"judge limit: no verdict within {timeout_s:.0f} s (the job's time limit plus the "
+                               "judge's grace); the sandbox worker was stopped") from None
+        except (OSError, CodecError, _frames.ChannelClosed) as exc:
             self.kill()
-            raise WorkerError("sandbox worker sent a malformed result")
-        return json.loads(reply[1])
+            raise WorkerLost(f"sandbox worker stopped answering ({clean_text(str(exc), 200)})") from None
+        try:
+            if type(reply) is not list or len(reply) != 2 or reply[0] != "result" or type(reply[1]) is not str:
+                raise WorkerLost("sandbox worker sent a malformed result")
+            return _typed_result(json.loads(reply[1]))
+        except (ValueError, RecursionError, WorkerLost) as exc:
+            self.kill()
+            raise WorkerLost(clean_text(str(exc), 200) or "sandbox worker sent a malformed result") from None
 
     @property
     def alive(self) -> bool:
@@ -126,6 +197,12 @@ class WorkerProcess:
                 stream.close()  # type: ignore[union-attr]
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        self._remove_cgroup()
+
+    def _remove_cgroup(self) -> None:
+        if self.cgroup is not None:
+            _cgroup.remove(self.cgroup)
+            self.cgroup = None
 
 
 #: Workers are started from this one long-lived thread: bubblewrap's --die-with-parent follows the
@@ -136,8 +213,9 @@ _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner
 class Pool:
     """Up to `size` workers, started on demand and kept warm between calls."""
 
-    def __init__(self, isolation: Isolation, size: int):
+    def __init__(self, isolation: Isolation, size: int, layers: dict[str, bool] | None = None):
         self.isolation = isolation
+        self.layers = dict(layers or {})
         self.size = max(1, size)
         self._uid_base = pick_uid_base(1024) if isolation.drop_uid else None
         self._idle: queue.LifoQueue[WorkerProcess] = queue.LifoQueue()
@@ -168,7 +246,7 @@ class Pool:
                 self._spawned += 1
         if start:
             try:
-                return _SPAWNER.submit(WorkerProcess, self.isolation, uid, cpu).result()
+                return _SPAWNER.submit(WorkerProcess, self.isolation, uid, cpu, self.layers).result()
             except BaseException:
                 with self._lock:
                     self._started -= 1
@@ -184,17 +262,25 @@ class Pool:
             self._started -= 1
 
     def run(self, jobs: Sequence[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]:
-        """Run wire-format jobs on up to `concurrency` workers; results in input order."""
+        """Run wire-format jobs on up to `concurrency` workers; results in input order.
+
+        A job whose worker is lost gets a failed/error result of its own; WorkerError (a worker cannot
+        start, or reports that the isolation itself failed) stops the batch and is raised.
+        """
         results: list[dict[str, Any] | None] = [None] * len(jobs)
         pending: queue.Queue[int] = queue.Queue()
         for i in range(len(jobs)):
             pending.put(i)
         errors: list[BaseException] = []
 
+        def lost(exc: WorkerLost) -> dict[str, Any]:
+            status = "failed" if isinstance(exc, JudgeOverran) else "error"
+            return {"status": status, "detail": str(exc), "trust": "strong", "duration": 0.0}
+
         def drain() -> None:
             worker: WorkerProcess | None = None
             try:
-                while True:
+                while not errors:
                     try:
                         i = pending.get_nowait()
                     except queue.Empty:
@@ -203,9 +289,17 @@ class Pool:
                         worker = self._acquire()
                     job = jobs[i]
                     try:
-                        results[i] = worker.run(job, float(job["timeout_s"]) * 2 + HOST_GRACE_S)
-                    except WorkerError as exc:
-                        results[i] = {"status": "error", "detail": str(exc), "trust": "strong", "duration": 0.0}
+                        result = worker.run(job, host_budget_s(job))
+                    except WorkerLost as exc:
+                        results[i] = lost(exc)
+                        self._release(worker)
+                        worker = None
+                        continue
+                    if result["infra"]:
+                        raise WorkerError(f"sandbox: {result['detail']}")
+                    results[i] = result
+                    if result["retire"]:  # the worker asked to be replaced (its memory grew, a candidate hung)
+                        worker.kill()
                         self._release(worker)
                         worker = None
             except BaseException as exc:
@@ -223,8 +317,10 @@ class Pool:
                 t.start()
             for t in threads:
                 t.join()
+        if errors:
+            raise errors[0]
         if any(r is None for r in results):
-            raise errors[0] if errors else WorkerError("sandbox jobs were left unfinished")
+            raise WorkerError("sandbox jobs were left unfinished")
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
@@ -257,3 +353,4 @@ def default_pool(isolation: Isolation, size: int) -> Pool:
 def _shutdown() -> None:
     for pool in list(_default.values()):
         pool.close()
+    _cgroup.remove_leftovers()

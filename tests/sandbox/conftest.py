@@ -14,4 +14,4 @@ def isolated() -> None:
         pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
     import sandbox
 
-    sandbox.require_isolation()  # raises UsageError when bwrap cannot create namespaces here
+    sandbox.require_isolation()  # raises IsolationUnavailable when bwrap cannot create namespaces here

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 import sandbox
-from evalkit.errors import UsageError
-from sandbox import IOTest, require_isolation
+from sandbox import IOTest, IsolationUnavailable, OutputCheck, require_isolation
 
 ADD = "def add(a, b):\n    return a + b\n"
 
@@ -68,22 +67,37 @@ def test_tests_needing_candidate_objects_fall_back_to_a_weak_verdict(isolated):
     assert callable_arg.passed and callable_arg.trust == "weak"
 
 
-def test_io_test_follows_evalplus_comparison_rules(isolated):
+def test_io_test_applies_the_output_check_it_is_given(isolated):
     sqrt = "def f(x):\n    return x ** 0.5\n"
-    close = IOTest(inputs=[[2.0], [9.0]], expected=[1.4142135, 3.0], atol=1e-6)
-    assert sandbox.run_tests(sqrt, close, "f").passed  # floats: atol 1e-6 even when the task's atol is 0
-    wrong = IOTest(inputs=[[2.0], [9.0]], expected=[1.4142135, 3.1])
+    close = IOTest(inputs=[[2.0], [9.0]], expected=[1.4142135, 3.0], check=OutputCheck(tolerances=1e-6))
+    assert sandbox.run_tests(sqrt, close, "f").passed
+    exact = IOTest(inputs=[[2.0], [9.0]], expected=[1.4142135, 3.0])
+    assert sandbox.run_tests(sqrt, exact, "f").detail == "input 0: wrong output"
+    per_input = IOTest(inputs=[[9.0], [2.0]], expected=[3.0, 1.4142135], check=OutputCheck(tolerances=[0.0, 1e-6]))
+    assert sandbox.run_tests(sqrt, per_input, "f").passed
+    wrong = IOTest(inputs=[[2.0], [9.0]], expected=[1.4142135, 3.1], check=OutputCheck(tolerances=1e-6))
     assert sandbox.run_tests(sqrt, wrong, "f").detail == "input 1: wrong output"
-    typed = IOTest(inputs=[[1]], expected=[(1.0,)], atol=0.1)
-    assert not sandbox.run_tests("def f(x):\n    return [1.0]\n", typed, "f").passed  # type must match
-    zero = IOTest(inputs=[[[-6, 11, -6, 1]]], expected=[1.0], atol=1e-6, dataset="humaneval")
-    root3 = "def find_zero(xs):\n    return 3.0\n"
-    assert sandbox.run_tests(root3, zero, "find_zero").passed  # any root satisfies the find_zero oracle
-    sets = IOTest(inputs=[[[1, 2], [2, 1]]], expected=[(1, 2)], dataset="mbpp")
-    assert sandbox.run_tests("def similar_elements(a, b):\n    return (2, 1)\n", sets, "similar_elements").passed
-    match = IOTest(inputs=[["ab"]], expected=[True], dataset="mbpp")
-    regex = "import re\ndef text_match_three(s):\n    return re.search('ab', s)\n"
-    assert sandbox.run_tests(regex, match, "text_match_three").passed  # outputs that are not data: "not None"
+    typed = IOTest(inputs=[[1]], expected=[(1.0,)], check=OutputCheck(tolerances=0.1))
+    assert not sandbox.run_tests("def f(x):\n    return [1.0]\n", typed, "f").passed  # closeness needs one type
+    root = IOTest(inputs=[[[-6, 11, -6, 1]]], expected=[1.0], check=OutputCheck("polynomial_root", tolerances=1e-6))
+    assert sandbox.run_tests("def find_zero(xs):\n    return 3.0\n", root, "find_zero").passed  # any root
+    assert not sandbox.run_tests("def find_zero(xs):\n    return 4.0\n", root, "find_zero").passed
+    sets = IOTest(inputs=[[[1, 2], [2, 1]]], expected=[(1, 2)], check=OutputCheck("set_equal"))
+    assert sandbox.run_tests("def same(a, b):\n    return (2, 1)\n", sets, "same").passed
+    assert not sandbox.run_tests("def same(a, b):\n    return (2,)\n", sets, "same").passed
+    match = IOTest(inputs=[["ab"], ["x"]], expected=[True, False], check=OutputCheck("not_none"))
+    regex = "import re\ndef m(s):\n    return re.search('ab', s)\n"
+    assert sandbox.run_tests(regex, match, "m").passed  # outputs that are not data: "is not None"
+    anything = IOTest(inputs=[[1]], expected=[0], check=OutputCheck("any"))
+    assert sandbox.run_tests("def g(x):\n    return 'whatever'\n", anything, "g").passed
+    alt = IOTest(inputs=[[1], [2]], expected=[5, 5], check=OutputCheck(alternatives=[0, 7]))
+    assert sandbox.run_tests("def h(x):\n    return [0, 7][x - 1]\n", alt, "h").passed
+    near = IOTest(inputs=[[1]], expected=[5], check=OutputCheck(alternatives=[7], alternative_atol=0.5))
+    assert sandbox.run_tests("def h(x):\n    return 7.25\n", near, "h").passed
+    with pytest.raises(ValueError):
+        OutputCheck("regex")
+    with pytest.raises(ValueError):
+        IOTest(inputs=[[1]], expected=[1], check=OutputCheck(tolerances=[0.1, 0.2]))
 
 
 def test_reference_outputs_and_digests_of_large_outputs(isolated):
@@ -100,9 +114,9 @@ def test_reference_outputs_and_digests_of_large_outputs(isolated):
 def test_missing_isolation_is_refused_unless_unsafe(monkeypatch):
     monkeypatch.setattr("sandbox.isolation.shutil.which", lambda name: None)
     monkeypatch.delenv("EVALKIT_UNSAFE_CODE_EXEC", raising=False)
-    with pytest.raises(UsageError, match="apt-get install bubblewrap"):
+    with pytest.raises(IsolationUnavailable, match="apt-get install bubblewrap"):
         require_isolation()
-    with pytest.raises(UsageError):
+    with pytest.raises(IsolationUnavailable):
         sandbox.run_tests(ADD, "assert add(1, 2) == 3", "add")
     assert not require_isolation(unsafe=True).isolated
     monkeypatch.setenv("EVALKIT_UNSAFE_CODE_EXEC", "1")
