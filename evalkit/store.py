@@ -36,7 +36,7 @@ from evalkit.schema import (
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and a rename, so readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with tmp.open("w", encoding="utf-8", errors="backslashreplace") as f:  # lone surrogates: see _append_lines
         json.dump(data, f, indent=2, ensure_ascii=False)
         f.write("\n")
         f.flush()
@@ -220,7 +220,10 @@ class RunStore:
 def _append_lines(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    # A str may hold lone surrogates (model text, candidate bytes) that UTF-8 cannot encode. They occur only
+    # inside JSON strings, where backslashreplace writes the JSON escape of exactly that character: the
+    # line stays valid UTF-8 and reads back as the same str.
+    payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8", "backslashreplace")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         view = memoryview(payload)

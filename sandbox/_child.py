@@ -112,6 +112,8 @@ def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer
         low = fd + 1
     os.closerange(low, 65536)
     uid = spec.get("uid")
+    if spec.get("pid_namespace") and os.getpid() != 1:  # fail closed: the zygote must have made it pid 1
+        raise RuntimeError("the candidate is not alone in a pid namespace")
     if spec.get("cgroup"):  # before anything is allocated: from here on every page counts
         _write(f"{spec['cgroup']}/cgroup.procs", b"0")
     _write("/proc/self/oom_score_adj", b"1000")  # under host memory pressure, candidates go first

@@ -203,8 +203,9 @@ class Worker:
         scratch = None if self.namespaces else self._make_scratch()
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
-        spec = {"namespaces": self.namespaces, "scratch": scratch, "cgroup": self.cgroup, "uid": self.uid,
-                "memory_mb": job["memory_mb"], "cpu_s": int(math.ceil(job["timeout_s"])) + 1}
+        spec = {"namespaces": self.namespaces, "pid_namespace": self.pid_namespaces, "scratch": scratch,
+                "cgroup": self.cgroup, "uid": self.uid, "memory_mb": job["memory_mb"],
+                "cpu_s": int(math.ceil(job["timeout_s"])) + 1}
         try:
             socket.send_fds(self.zygote_sock, [json.dumps(spec).encode()], [req_r, resp_w])
             reply = self.zygote_sock.recv(64)

@@ -228,6 +228,7 @@ ATTACKS.update({
 
 _LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
 _KEY = "KEY = 0x45564B31\n"
+_MSG = "class Msg(ctypes.Structure):\n    _fields_ = [('kind', ctypes.c_long), ('text', ctypes.c_char * 8)]\n"
 HONEST_ADD = "def add(a, b):\n    return a + b\n"
 READER_ADD = "def add(a, b):\n    return a + b if leaked else 0\n"
 
@@ -242,11 +243,10 @@ CHANNELS: dict[str, tuple[str, str]] = {
         + READER_ADD,
     ),
     "sysv_message_queue": (
-        _LIBC + _KEY + "class Msg(ctypes.Structure):\n    _fields_ = [('kind', ctypes.c_long), ('text', ctypes.c_char * 8)]\n"
-        "qid = libc.msgget(KEY, 0o1666)\nif qid >= 0:\n    libc.msgsnd(qid, ctypes.byref(Msg(1, b'LEAK')), 8, 0o4000)\n"
+        _LIBC + _KEY + _MSG + "qid = libc.msgget(KEY, 0o1666)\nif qid >= 0:\n"
+        "    libc.msgsnd(qid, ctypes.byref(Msg(1, b'LEAK')), 8, 0o4000)\n"
         + HONEST_ADD,
-        _LIBC + _KEY + "class Msg(ctypes.Structure):\n    _fields_ = [('kind', ctypes.c_long), ('text', ctypes.c_char * 8)]\n"
-        "qid = libc.msgget(KEY, 0o666)\nm = Msg()\n"
+        _LIBC + _KEY + _MSG + "qid = libc.msgget(KEY, 0o666)\nm = Msg()\n"
         "leaked = qid >= 0 and libc.msgrcv(qid, ctypes.byref(m), 8, 0, 0o4000) > 0 and m.text == b'LEAK'\n"
         + READER_ADD,
     ),
@@ -334,14 +334,16 @@ CONCURRENT_CHANNELS: dict[str, tuple[str, str]] = {
 _GOAL = "import resource\nGOAL = resource.getrlimit(resource.RLIMIT_AS)[0] * 3 // 2\nCHUNK = 8 << 20\nheld = 0\n"
 MEMORY_HOARDS: dict[str, str] = {
     "sysv_shared_memory": (
-        _LIBC + _GOAL + "while held < GOAL:\n    shmid = libc.shmget(0, CHUNK, 0o1600)\n    if shmid < 0:\n        break\n"
+        _LIBC + _GOAL + "while held < GOAL:\n    shmid = libc.shmget(0, CHUNK, 0o1600)\n"
+        "    if shmid < 0:\n        break\n"
         "    addr = libc.shmat(shmid, None, 0)\n    if addr in (None, ctypes.c_void_p(-1).value):\n        break\n"
         "    ctypes.memset(addr, 1, CHUNK)\n    libc.shmdt(ctypes.c_void_p(addr))\n    held += CHUNK\n"
         "def add(a, b):\n    return a + b if held >= GOAL else 0\n"
     ),
-    "memfd_pages": (
-        "import os\n" + _GOAL + "try:\n    fd = os.memfd_create('hoard')\n    block = b'x' * CHUNK\n"
-        "    while held < GOAL:\n        held += os.write(fd, block)\nexcept (OSError, MemoryError):\n    pass\n"
+    "memfd_pages": (  # one memfd per 8 MB: RLIMIT_FSIZE caps each file, not their number
+        "import os\n" + _GOAL + "fds = []\nblock = b'x' * CHUNK\ntry:\n    while held < GOAL:\n"
+        "        fds.append(os.memfd_create('hoard'))\n        held += os.write(fds[-1], block)\n"
+        "except (OSError, MemoryError):\n    pass\n"
         "def add(a, b):\n    return a + b if held >= GOAL else 0\n"
     ),
     "tmpfs_files": (
@@ -396,9 +398,11 @@ FORGED_FRAMES: dict[str, str] = {
         "    os.write(f.f_locals['resp_fd'], struct.pack('>I', 2 ** 31) + b'[' * 1000)\n    os._exit(0)\n"),
     "huge_exception_name_within_the_frame_limit": _FORGE + (
         "def add(a, b):\n    _send(b'[\"NONCE\",\"exc\",\"' + b'E' * 6_000_000 + b'\",\"x\"]')\n"),
-    "surrogate_in_a_returned_string": _FORGE + "def add(a, b):\n    _send(b'[\"NONCE\",\"ok\",\"\\\\udc80\",null,0.0]')\n",
+    "surrogate_in_a_returned_string": _FORGE + (
+        "def add(a, b):\n    _send(b'[\"NONCE\",\"ok\",\"\\\\udc80\",null,0.0]')\n"),
     "json_object_and_nan": _FORGE + "def add(a, b):\n    _send(b'[\"NONCE\",\"ok\",{\"a\": NaN},null,0.0]')\n",
-    "deeply_nested": _FORGE + "def add(a, b):\n    _send(b'[\"NONCE\",\"ok\",' + b'[' * 200_000 + b']' * 200_000 + b',null,0.0]')\n",
+    "deeply_nested": _FORGE + (
+        "def add(a, b):\n    _send(b'[\"NONCE\",\"ok\",' + b'[' * 200_000 + b']' * 200_000 + b',null,0.0]')\n"),
     "fake_setup_failure": _FORGE + "def add(a, b):\n    _send(b'[\"setup-failed\",\"the sandbox is broken\"]')\n",
 }
 
