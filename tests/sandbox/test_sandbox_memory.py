@@ -52,8 +52,9 @@ def _usage_bytes(pool: Pool) -> int | None:
 @pytest.mark.parametrize("name", sorted(MEMORY_HOARDS))
 def test_memory_outside_the_address_space_is_still_limited_and_freed(pool, name):
     # a candidate that uses 0.8 x its limit afterwards: it fails if anything of the hoard was left
-    use_most = ("def add(a, b):\n    block = bytearray(%d << 20)\n    block[::4096] = b'x' * len(block[::4096])\n"
-                "    return a + b\n" % (LIMIT_MB * 8 // 10 - 30))  # minus the interpreter itself
+    megabytes = LIMIT_MB * 8 // 10 - 30  # minus the interpreter itself
+    use_most = (f"def add(a, b):\n    block = bytearray({megabytes} << 20)\n"
+                "    block[::4096] = b'x' * len(block[::4096])\n    return a + b\n")
     hoard, after = _run(pool, [_job(MEMORY_HOARDS[name]), _job(use_most)])
     assert not hoard.passed, f"{name}: the candidate held 1.5 x its memory limit"
     assert after.passed, after
