@@ -7,6 +7,7 @@ shows only itself, so files, SysV and POSIX IPC objects and pids it leaves die w
 an earlier candidate is visible; then it joins the worker's memory cgroup (its limit counts tmpfs,
 kernel and anonymous memory alike), rlimits, parent-death signal, drop to the per-worker uid (or, in a
 user namespace, drop every capability), then the seccomp filter, and only then the untrusted code.
+What all candidates share (static rlimits, no_new_privs, environment) is set once in the zygote.
 After that nothing here is trusted any more: the candidate may rewrite this loop, but all it can ever
 do is send plain data (see `_codec`) that the judge checks.
 Shipped as source into the sandbox: imports nothing from evalkit.
@@ -100,12 +101,35 @@ def drop_capabilities(keep: tuple[int, ...] = ()) -> None:
     _check(_LIBC.capset(ctypes.byref(header), data), "capset")
 
 
+#: rlimits every candidate gets, set once in the zygote (inherited at fork).
+STATIC_LIMITS = ((resource.RLIMIT_FSIZE, FSIZE_BYTES), (resource.RLIMIT_NOFILE, NOFILE), (resource.RLIMIT_CORE, 0),
+                 (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0))
+CANDIDATE_ENV = {"PATH": "/usr/bin:/bin", "HOME": SCRATCH_DIR, "TMPDIR": SCRATCH_DIR, "LANG": "C.UTF-8",
+                 "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def prepare_zygote(drop_uid: bool, seccomp: _seccomp.Installer | None) -> None:
+    """What all candidates share, done once in the zygote and inherited at fork: the static rlimits,
+    no_new_privs, the candidates' environment, and the C functions resolved. Each thing a child does
+    itself costs it copied pages (every object Python touches after fork is copied on write)."""
+    for which, value in STATIC_LIMITS:
+        _limit(which, value)
+    if drop_uid:  # counted per uid: only meaningful (and harmless to the zygote, root) with the uid drop
+        _limit(resource.RLIMIT_NPROC, NPROC)
+    if _LIBC.prctl(_seccomp.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    os.environ.clear()
+    os.environ.update(CANDIDATE_ENV)
+    for name in ("prctl", "unshare", "mount", "capset"):
+        getattr(_LIBC, name)
+    if seccomp is not None:
+        seccomp.prepare()
+
+
 def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer | None) -> None:
-    """Everything before the untrusted code runs; any failure here kills the child (fail closed)."""
+    """Everything before the untrusted code runs that is the candidate's own (the rest was done once in the
+    zygote, see `prepare_zygote`); any failure here kills the child (fail closed)."""
     os.setsid()
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
     low = 3  # the zygote keeps 0-2 on /dev/null, so the channel fds are always above 2
     for fd in sorted((req_fd, resp_fd)):
         os.closerange(low, fd)
@@ -116,35 +140,23 @@ def lock_down(req_fd: int, resp_fd: int, spec: dict, seccomp: _seccomp.Installer
         raise RuntimeError("the candidate is not alone in a pid namespace")
     if spec.get("cgroup"):  # before anything is allocated: from here on every page counts
         _write(f"{spec['cgroup']}/cgroup.procs", b"0")
-    _write("/proc/self/oom_score_adj", b"1000")  # under host memory pressure, candidates go first
     if spec.get("namespaces"):
         private_namespaces(uid)
         os.chdir(SCRATCH_DIR)
-        scratch = SCRATCH_DIR
     else:
-        scratch = spec["scratch"]
-        os.chdir(scratch)
+        os.chdir(spec["scratch"])
+        os.environ["HOME"] = os.environ["TMPDIR"] = spec["scratch"]
     memory = int(spec["memory_mb"]) * 1024 * 1024
     _limit(resource.RLIMIT_AS, memory)
     _limit(resource.RLIMIT_DATA, memory)
     _limit(resource.RLIMIT_CPU, int(spec["cpu_s"]))
-    _limit(resource.RLIMIT_FSIZE, FSIZE_BYTES)
-    _limit(resource.RLIMIT_NOFILE, NOFILE)
-    _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_MEMLOCK, 0)
-    _limit(resource.RLIMIT_MSGQUEUE, 0)
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if uid is not None:  # leaving uid 0 clears every capability
-        _limit(resource.RLIMIT_NPROC, NPROC)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     else:  # one uid only (a user namespace, or unsafe mode): give up the worker's capabilities instead
         drop_capabilities()
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch,
-                       "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
-                       "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     if seccomp is not None:
         seccomp.install()
 

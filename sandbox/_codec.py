@@ -344,7 +344,8 @@ def encode_reference(value: object, digest_over: int | None) -> object:
 
 
 def is_floats(x: object) -> bool:
-    """evalplus's `is_floats`: a float, or a non-empty list/tuple of floats."""
+    """A float, or a non-empty list/tuple of floats: outputs a check may compare with a tolerance, which
+    a digest cannot (the same test as evalplus's `is_floats`)."""
     if type(x) is float:
         return True
     return type(x) in (list, tuple) and bool(x) and all(type(i) is float for i in x)  # type: ignore[union-attr]

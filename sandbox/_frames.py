@@ -17,6 +17,8 @@ import time
 from sandbox._codec import MAX_MESSAGE_BYTES, TooLarge, dumps, loads
 
 _HEADER = struct.Struct(">I")
+#: Bytes asked for per read while a frame's size is unknown or small.
+_READ_BYTES = 64 * 1024
 
 
 class ChannelClosed(EOFError):
@@ -87,6 +89,7 @@ class FrameReader:
 
     def read(self, deadline: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES) -> object:
         while True:
+            missing = _READ_BYTES
             if len(self.buf) >= _HEADER.size:
                 (size,) = _HEADER.unpack_from(self.buf)
                 if size > max_bytes:
@@ -96,9 +99,10 @@ class FrameReader:
                     data = bytes(self.buf[_HEADER.size:end])
                     del self.buf[:end]
                     return loads(data)
-            self._fill(deadline)
+                missing = max(missing, end - len(self.buf))
+            self._fill(deadline, min(missing, 1 << 20))
 
-    def _fill(self, deadline: float | None) -> None:
+    def _fill(self, deadline: float | None, n: int) -> None:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -106,7 +110,9 @@ class FrameReader:
             ready, _, _ = select.select([self.fd], [], [], remaining)
             if not ready:
                 raise ChannelTimeout("deadline passed while waiting for a message")
-        chunk = os.read(self.fd, 1 << 20)
+        # os.read allocates all `n` bytes first: keep small reads small (below malloc's mmap threshold,
+        # a 1 MB read maps and unmaps fresh pages on every message: two page faults a call)
+        chunk = os.read(self.fd, n)
         if not chunk:
             raise ChannelClosed("peer closed the channel")
         self.buf += chunk

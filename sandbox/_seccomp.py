@@ -118,9 +118,16 @@ class Installer:
         self._buf = ctypes.create_string_buffer(program, len(program))
         self._fprog = _SockFprog(len(program) // 8, ctypes.cast(self._buf, ctypes.c_void_p))
 
+    def prepare(self) -> None:
+        """Resolve what `install` calls (in the zygote, so that children do not copy pages doing it)."""
+        self._prctl = self.libc.prctl
+        self._ref = ctypes.byref(self._fprog)
+
     def install(self) -> None:
         """Set no_new_privs and load the filter for the calling process; OSError on failure."""
-        if self.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        prctl = getattr(self, "_prctl", None) or self.libc.prctl
+        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        if self.libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0) != 0:
+        if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, getattr(self, "_ref", None) or ctypes.byref(self._fprog),
+                 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")

