@@ -278,28 +278,32 @@ def _reject_object(pairs: object) -> object:
     raise CodecError("JSON objects are not part of the protocol")
 
 
+# Made once: json.dumps/json.loads with options build a new encoder/decoder (and C scanner) on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_reject_object)
+
+
 def dumps(message: object) -> bytes:
     """Serialise an already-encoded message (lists, strings, numbers) to bytes.
 
     Lone surrogates (legal in a Python str, not in UTF-8) are written as JSON escapes, so any str
     can be sent and comes back unchanged; the bytes on the wire are always valid UTF-8.
     """
-    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    data = text.encode("utf-8", "backslashreplace")  # only inside JSON strings: "\ud800" is the JSON escape
+    data = _ENCODER.encode(message).encode("utf-8", "backslashreplace")  # only inside JSON strings: JSON escapes
     if len(data) > MAX_MESSAGE_BYTES:
         raise TooLarge(f"message of {len(data)} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")
     return data
 
 
 def loads(data: bytes) -> object:
-    """Parse a message strictly: no JSON objects, no NaN/Infinity literals, bounded size and depth."""
+    """Parse a message strictly: UTF-8, no JSON objects, no NaN/Infinity literals, bounded size and depth."""
     if len(data) > MAX_MESSAGE_BYTES:
         raise CodecError("message too large")
     try:
-        return json.loads(data, parse_constant=_reject_constant, object_pairs_hook=_reject_object)
+        return _DECODER.decode(data.decode("utf-8"))
     except CodecError:
         raise
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise CodecError(f"malformed message: {str(exc)[:100]}") from None
 
 

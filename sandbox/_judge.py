@@ -242,24 +242,22 @@ class Candidate:
         self.abort = CandidateAbort(status, detail)
         return self.abort
 
-    @contextlib.contextmanager
-    def _channel_errors(self, what: str) -> Iterator[None]:
-        """Turn a channel failure during `what` into the candidate's abort (timeout, death, bad protocol)."""
-        try:
-            yield
-        except ChannelTimeout:
-            raise self._fail("timeout", f"{what} ran past its time limit") from None
-        except (ChannelClosed, OSError):
+    def _channel_failure(self, exc: BaseException, what: str) -> CandidateAbort:
+        """The candidate's abort for a channel failure during `what` (timeout, death, bad protocol)."""
+        if isinstance(exc, ChannelTimeout):
+            return self._fail("timeout", f"{what} ran past its time limit")
+        if isinstance(exc, (ChannelClosed, OSError)):
             why = self.channel.explain_death()
-            raise self._fail("failed", f"candidate process died during {what}{': ' + why if why else ''}") from None
-        except TooLarge as exc:
-            raise self._fail("failed", _limit_detail(exc, f"reply to {what}")) from None
-        except CodecError as exc:
-            raise self._fail("failed", f"candidate broke the protocol: {clean_text(str(exc), 160)}") from None
+            return self._fail("failed", f"candidate process died during {what}{': ' + why if why else ''}")
+        if isinstance(exc, TooLarge):
+            return self._fail("failed", _limit_detail(exc, f"reply to {what}"))
+        return self._fail("failed", f"candidate broke the protocol: {clean_text(str(exc), 160)}")
 
-    def _exchange(self, wire: list, deadline: float, what: str) -> list:
-        with self._channel_errors(what):
+    def _exchange(self, wire: list, deadline: float) -> list:
+        try:
             return self.channel.exchange(wire, deadline)
+        except (ChannelTimeout, ChannelClosed, OSError, CodecError) as exc:
+            raise self._channel_failure(exc, f"call {self.calls}") from None
 
     def _outcome(self, reply: list, args: tuple | list, mode: str) -> object:
         """The value of one call's reply (`reply` starts with its kind), or raise what the candidate raised."""
@@ -298,7 +296,7 @@ class Candidate:
         self.calls += 1
         now = time.monotonic()
         deadline = self.deadline if self.call_timeout_s is None else min(self.deadline, now + self.call_timeout_s)
-        reply = self._exchange(wire, deadline, f"call {self.calls}")
+        reply = self._exchange(wire, deadline)
         return self._outcome(reply[1:], args, self.reply_mode)
 
     def call_many(self, arg_lists: list[list], modes: list[str],
@@ -313,13 +311,17 @@ class Candidate:
             raise self.abort
         nonce = self._nonce()
         wire = ["many", nonce, [encode(list(a)) for a in arg_lists], modes]
-        with self._channel_errors(f"call {self.calls + 1}"):
+        try:
             write_frame(self.channel.req_w, wire, self.deadline)
+        except (ChannelTimeout, ChannelClosed, OSError, CodecError) as exc:
+            raise self._channel_failure(exc, f"call {self.calls + 1}") from None
         for index, (args, mode, limit) in enumerate(zip(arg_lists, modes, limits, strict=True)):
             self.calls += 1
             deadline = self.deadline if limit is None else min(self.deadline, time.monotonic() + limit)
-            with self._channel_errors(f"call {self.calls}"):
+            try:
                 reply = self.channel.read(deadline)
+            except (ChannelTimeout, ChannelClosed, OSError, CodecError) as exc:
+                raise self._channel_failure(exc, f"call {self.calls}") from None
             if type(reply) is not list or reply[:3] != [nonce, "item", index]:
                 raise self._fail("failed", "candidate sent a reply out of order")
             item = reply[3:]
