@@ -24,7 +24,8 @@ import sandbox
 from graders.verdict import Trust, Verdict
 from sandbox import ExecResult, IOTest
 
-GRADER_VERSION = "1"
+#: 2: samples no longer share state (issue 12: per-candidate namespaces), and the judge has limits of its own.
+GRADER_VERSION = "2"
 #: Stop sequences for base-model completions of a function prompt (Codex paper, plus bigcode's additions).
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<|endoftext|>")
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)

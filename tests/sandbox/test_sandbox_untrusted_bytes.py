@@ -121,9 +121,9 @@ def test_evalkit_run_survives_hostile_candidates_and_resumes(isolated, shared_da
         assert _clean(s["reason"]), s["reason"][:200]
         assert s["correct"] == (s["sample_index"] == 0), s["reason"][:200]
         assert "\ud800" in s["completion"]  # the model's text is kept exactly, surrogate and all
-    assert first.metrics["humaneval"]["pass@1"] == pytest.approx(1 / n)
+    assert first.metrics["humaneval"].pass_at_k[1] == pytest.approx(1 / n)
 
     again = HostileEngine(engine.problems)
     second = run(settings, engine_factory=lambda name, model: again)
     assert second.generated == 0 and second.resumed == 2 * n and again.generate_calls == 0
-    assert second.metrics["humaneval"]["pass@1"] == pytest.approx(first.metrics["humaneval"]["pass@1"])
+    assert second.metrics["humaneval"].pass_at_k[1] == pytest.approx(first.metrics["humaneval"].pass_at_k[1])
