@@ -1,6 +1,6 @@
 """Agreement of evalkit's code verdicts with evalplus's recorded verdicts on real model outputs.
 
-Run:  nice python tests/perf/agreement_code.py [--data /work/shared/data] [--workers N] [--limit N]
+Run:  nice python tests/perf/agreement_code.py [--data ../shared/data] [--workers N] [--limit N]
 
 Data: ../shared/data/labeled_outputs/evalplus_pr247 (6 models x HumanEval+ 164 and MBPP+ 378 greedy
 samples, each with evalplus's `base_status` and `plus_status`). Every recorded `solution` (the full
@@ -27,6 +27,7 @@ import sandbox  # noqa: E402
 from benchmarks.base import DataSource  # noqa: E402
 
 BENCH = {"humaneval": "humanevalplus", "mbpp": "mbppplus"}
+SHARED_DATA = Path(os.environ.get("EVALKIT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 def _jobs(task, solution: str) -> list[dict]:
@@ -37,7 +38,7 @@ def _jobs(task, solution: str) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("EVALKIT_SHARED_DATA", "/work/shared/data")))
+    parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--workers", type=int, default=None, help="sandbox workers (default: CPU count)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N tasks per file (quick look)")
     args = parser.parse_args()

@@ -11,7 +11,9 @@ Run:  nice python tests/perf/bench_sandbox.py [--reps 10] [--workers N] [--round
 2. `--layers`: the per-sample cost of each isolation layer of issue 12 (the candidate's own mount
    and IPC namespaces with a private /tmp and /proc, its own pid namespace, the memory cgroup, the
    judge's own limits): the same 1640 jobs on pools with all layers and with one layer off, in rotating
-   order over `--rounds` rounds; cost = (time with all - time without it) / samples, median and spread.
+   order over `--rounds` rounds; cost = (time with all - time without it) / samples, median and spread,
+   in wall-clock time and (as root, from a cpuacct cgroup) in CPU time of our own processes, which a
+   shared machine's load disturbs far less.
    Without the mount namespace, candidates get scratch directories the worker removes (the old way).
 3. Integrity: the judge-forging attacks of tests/sandbox/hostile.py that are harmless to the host
    (early exits, objects equal to everything, patched builtins, frame/gc forging, reading the test
@@ -23,6 +25,7 @@ Run:  nice python tests/perf/bench_sandbox.py [--reps 10] [--workers N] [--round
 from __future__ import annotations
 
 import argparse
+import atexit
 import gzip
 import json
 import os
@@ -93,22 +96,32 @@ def bench_layers(rows: list[dict], reps: int, workers: int, rounds: int) -> None
 
     wire = [sandbox._wire_job(j) for j in evalkit_jobs(rows, reps)]
     configs = {"all layers": {}, **{f"without {name}": {name: False} for name in LAYERS}}
+    cpu_usage = _own_cpu_counter()  # before the pools start: their processes are counted with ours
     pools = {name: Pool(resolve(), workers, layers=layers) for name, layers in configs.items()}
     times: dict[str, list[float]] = {name: [] for name in configs}
+    cpu: dict[str, list[float]] = {name: [] for name in configs}
     try:
         for pool in pools.values():  # start every pool's workers before timing
             pool.run(wire[: 4 * workers], workers)
         order = list(configs)
         for r in range(rounds):
             for name in order[r % len(order):] + order[: r % len(order)]:
-                start = time.perf_counter()
+                used, start = cpu_usage(), time.perf_counter()
                 results = pools[name].run(wire, workers)
                 times[name].append(time.perf_counter() - start)
+                cpu[name].append(cpu_usage() - used)
                 assert all(x["status"] == "passed" for x in results), name
     finally:
         for pool in pools.values():
             pool.close()
     n = len(wire)
+    if cpu["all layers"][0] > 0:  # CPU seconds of our own processes: far less disturbed by a shared machine's load
+        base_cpu = statistics.median(cpu["all layers"])
+        print(f"CPU per sample (this process, its workers and candidates): all layers {1000 * base_cpu / n:.3f} ms")
+        for name in LAYERS:
+            diffs = [1000 * (a - b) / n for a, b in zip(cpu["all layers"], cpu[f"without {name}"], strict=True)]
+            print(f"  {name:14s}: {statistics.median(diffs):+.3f} ms CPU per sample "
+                  f"(per round {', '.join(f'{x:+.3f}' for x in diffs)})")
     base = statistics.median(times["all layers"])
     print(f"Per-sample cost of each isolation layer ({n} samples, {workers} workers, {rounds} rotating rounds; "
           f"load average {os.getloadavg()[0]:.1f})")
@@ -119,6 +132,32 @@ def bench_layers(rows: list[dict], reps: int, workers: int, rounds: int) -> None
                                                                   strict=True)]
         print(f"  {name:14s}: {statistics.median(rounds_ms):+.3f} ms per sample per worker "
               f"(per round {', '.join(f'{x:+.3f}' for x in rounds_ms)})")
+
+
+def _own_cpu_counter():
+    """CPU seconds used by this process and everything it starts, from a cgroup v1 cpuacct group of its own
+    (root only); a counter that stays 0 where there is none."""
+    base = Path("/sys/fs/cgroup/cpuacct")
+    if not (base / "cpuacct.usage").is_file() or not os.access(base, os.W_OK):
+        return lambda: 0.0
+    group = base / f"evalkit-bench-{os.getpid()}"
+    try:
+        group.mkdir(exist_ok=True)
+        (group / "cgroup.procs").write_text("0")
+    except OSError:
+        return lambda: 0.0
+
+    def leave() -> None:
+        (base / "cgroup.procs").write_text("0")
+        for _ in range(100):  # the last candidates may still be exiting
+            try:
+                group.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    atexit.register(leave)
+    return lambda: int((group / "cpuacct.usage").read_text()) / 1e9
 
 
 def integrity() -> tuple[int, int, int]:
