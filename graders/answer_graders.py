@@ -45,7 +45,11 @@ class MathGrader:
 
     @property
     def version(self) -> str:
-        return f"graders.math@{_math.GRADER_VERSION}"
+        """`graders.math@N`, with the policy options that differ from the defaults (`[rel_tol=0.0001]`), so
+        that runs graded under different policies are never taken for the same grading."""
+        changes = self.policy.changes()
+        options = "[" + ",".join(f"{k}={v}" for k, v in sorted(changes.items())) + "]" if changes else ""
+        return f"graders.math@{_math.GRADER_VERSION}{options}"
 
     def grade_batch(self, completions: Sequence[str], references: Sequence[Reference | str]) -> list[Verdict]:
         return _grade(_math.grade_batch, completions, references, timeout_s=self.timeout_s, policy=self.policy)

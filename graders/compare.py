@@ -570,8 +570,12 @@ def _compare_values(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     if g_exact is not None and p_exact is not None:
         if p_exact == g_exact:
             return EQUAL
-        if policy.rel_tol and _decimal(pred) and g_exact.denominator != 1:
-            close = abs(p_exact - g_exact) <= Fraction(policy.rel_tol) * abs(g_exact)
+        diff = abs(p_exact - g_exact)
+        if policy.abs_tol and diff <= Fraction(policy.abs_tol):
+            return Outcome(True, "close")
+        if policy.rel_tol and (_decimal(pred) and g_exact.denominator != 1
+                               or policy.approximate_golds and _approximate(gold)):
+            close = diff <= Fraction(policy.rel_tol) * abs(g_exact)
             return Outcome(True, "close") if close else DIFFERENT
         return DIFFERENT
     if _has_pm(pred) or _has_pm(gold):
@@ -590,6 +594,13 @@ def _decimal(node: Node) -> bool:
     if isinstance(node, Apply) and node.op == "neg":
         return _decimal(node.args[0])
     return isinstance(node, Num) and node.form == "decimal"
+
+
+def _approximate(node: Node) -> bool:
+    """A number written as a decimal or in scientific notation (`1.6`, `-4.5e33`): a rounded value."""
+    if isinstance(node, Apply) and node.op == "neg":
+        return _approximate(node.args[0])
+    return isinstance(node, Num) and node.form in ("decimal", "scientific")
 
 
 def _has_pm(node: Node) -> bool:
@@ -626,7 +637,8 @@ def numeric_compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     agreed = 0
     for env in environments(syms, integers, mp):
         try:
-            close = _close(numeric_value(pred, env, mp), numeric_value(gold, env, mp), mp, policy, pred)
+            close = _close(numeric_value(pred, env, mp), numeric_value(gold, env, mp), mp, policy, pred, gold,
+                           constant=not syms)
         except _EVAL_ERRORS:
             continue  # undefined at this point (a pole, a branch cut, inf - inf): try the next
         if not close:
@@ -637,7 +649,7 @@ def numeric_compare(pred: Node, gold: Node, policy: GradingPolicy) -> Outcome:
     return UNKNOWN
 
 
-def _close(a, b, mp, policy: GradingPolicy, pred: Node) -> bool:
+def _close(a, b, mp, policy: GradingPolicy, pred: Node, gold: Node, *, constant: bool) -> bool:
     if a == b:  # also the only way two infinities agree
         return True
     if mp.isnan(a) or mp.isnan(b):
@@ -648,4 +660,7 @@ def _close(a, b, mp, policy: GradingPolicy, pred: Node) -> bool:
     diff = abs(a - b)
     if diff <= scale * mp.mpf("1e-30"):
         return True
-    return bool(policy.rel_tol and _decimal(pred) and diff <= abs(b) * policy.rel_tol)
+    if constant and policy.abs_tol and diff <= policy.abs_tol:
+        return True
+    tolerated = _decimal(pred) or policy.approximate_golds and _approximate(gold)
+    return bool(policy.rel_tol and tolerated and diff <= abs(b) * policy.rel_tol)

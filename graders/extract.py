@@ -12,6 +12,8 @@ Conventions (each measured against the failures of public graders, see the modul
   (`\\boxed{1}, \\boxed{2}`, `\\boxed{(2, 2)} \\text{ and } \\boxed{(6, 2)}`, `y_1 = \\boxed{a}` and
   `y_2 = \\boxed{b}`) form one list answer, and boxes joined by "or" are alternatives. A "final
   answer is ..." statement written after the last box replaces it (Minerva's format).
+- Without a box, an answer tag (`<answer>...</answer>`, which some RL recipes train) narrows the
+  search to the last tag's content, read by the rules below (`answer_tag`).
 - Without a box (`math_answer`): the statement after the last answer anchor ("the final answer
   is", "the answer is", "Answer:"), read for its math (`$(0, 1)$`), for what follows its last "is"
   ("The largest $n$ is 34"), or for its only number ("Sphere started 3 hours ago"); else the
@@ -194,6 +196,19 @@ def boxed_answer(text: str, *, unclosed: bool = False) -> Extraction | None:
     return Extraction((" or " if alternatives else ", ").join(contents), "boxed")
 
 
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+
+
+def answer_tag(text: str) -> str | None:
+    """The content of the last closed `<answer>...</answer>` tag, or None when there is none (or it is empty)."""
+    last = None
+    for m in _ANSWER_TAG.finditer(text):
+        last = m
+    if last is None or not last.group(1).strip():
+        return None
+    return last.group(1)
+
+
 # -- anchors ------------------------------------------------------------------------------------
 
 
@@ -306,6 +321,7 @@ def math_answer(region: str) -> Extraction:
             if restated is not None:
                 return restated
         return Extraction((" or " if alternatives else ", ").join(contents), "boxed")
+    region = answer_tag(region) or region
     for finder in (anchored_answer, whole_answer, final_expression):
         found = finder(region)
         if found is not None:

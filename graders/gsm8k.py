@@ -4,7 +4,8 @@ GSM8K answers are numbers, so they are compared as exact rationals, not strings:
 `$72`, `72.`, `1,072`, `−72` (unicode minus) and `\\boxed{72}` all read as what they say. String
 comparison (lm-eval, verl) rejects most of these; float tolerance would accept near misses.
 
-Extraction order (the first that is present wins): the last `\\boxed{}`, the last `#### N` line,
+Extraction order (the first that is present wins): the last `\\boxed{}`; then, inside the last
+`<answer>...</answer>` tag when there is one, the last `#### N` line,
 the last "the answer is N" / "Answer: N" phrase, then the last number in the text that is not part
 of a word (`AZYUK2A` holds no answer). Text inside an unclosed `<think>` block yields no answer.
 Policy (fixed, see `graders.math` for the math one):
@@ -22,10 +23,18 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
-from graders.extract import Extraction, anchored_statement, answer_region, boxed_answer, hash_answer, last_number
+from graders.extract import (
+    Extraction,
+    anchored_statement,
+    answer_region,
+    answer_tag,
+    boxed_answer,
+    hash_answer,
+    last_number,
+)
 from graders.verdict import Verdict
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 
 #: Longest digit string read as a number; longer ones are refused (GSM8K answers are small).
 MAX_DIGITS = 200
@@ -74,7 +83,11 @@ def _extract(text: str) -> Extraction:
     region = answer_region(text)
     if region is None:
         return Extraction(None, "none")
-    for finder in (boxed_answer, hash_answer, anchored_statement, last_number):
+    boxed = boxed_answer(region)
+    if boxed is not None:
+        return boxed
+    region = answer_tag(region) or region
+    for finder in (hash_answer, anchored_statement, last_number):
         found = finder(region)
         if found is not None:
             return found

@@ -5,11 +5,12 @@ verdict must be right, fast and bounded in time from any thread.
 
 How a pair is graded:
 1. Extraction (`graders.extract.math_answer`): the text after the last `</think>`; the last
-   `\\boxed{}` / `\\fbox{}` / `\\boxed 5` (or a group of boxes side by side), else the answer in the
-   statement after the last "final answer is" / "the answer is" / "Answer:", else the whole text
-   when it is itself an answer, else the final expression (the last math span, or a number
-   standing after it). The gold may be a bare answer (MATH-500 `answer`, with or without `$..$`),
-   a solution with a box (MATH `solution`) or a GSM8K solution ending in `#### N`.
+   `\\boxed{}` / `\\fbox{}` / `\\boxed 5` (or a group of boxes side by side); without a box, inside the
+   last `<answer>...</answer>` tag when there is one: the answer in the statement after the last
+   "final answer is" / "the answer is" / "Answer:", else the whole text when it is itself an answer,
+   else the final expression (the last math span, or a number standing after it). The gold may be
+   a bare answer (MATH-500 `answer`, with or without `$..$`), a solution with a box (MATH
+   `solution`) or a GSM8K solution ending in `#### N`.
 2. Fast path, in the calling process, no sympy (`graders.latex`, `graders.compare`): normalise
    and parse both answers with a linear-time parser, then compare solution sets, labelled values,
    structures, exact rationals, and otherwise values at pseudo-random points with mpmath. Size
@@ -31,7 +32,11 @@ Grading policy (`graders.policy.GradingPolicy`; pass `policy=` to change one):
   "any" refuses every form that is not a plain number (the rule of grader version 2).
 - `percent="strip"`: `25\\%` and 25 are the same answer; 0.25 is not (no silent x100).
 - `rel_tol=0`: numbers are compared exactly (`0.333` is not 1/3); a tolerance, when set,
-  applies only to decimal answers against non-integer golds.
+  applies only to decimal answers against non-integer golds; `approximate_golds` extends it to any
+  answer against a gold written as a decimal or in scientific notation (Minerva Math: `4.5e33`).
+- `abs_tol=0`: an absolute tolerance between numbers (OlympiadBench's per-problem `error`).
+- `units="known"`: units in `\\text{}` and known unit words are dropped; "any" drops any unit
+  written after the number when the gold is a plain number (`graders.units`; Minerva Math).
 - `unordered_lists`: "find all" lists and sets match in any order (a repeated item counts once);
   tuples, intervals (with their brackets: `(1, 2]` is not `(1, 2)`) and matrices in order.
 - `accept_assignment`: labelled answers by value: `x = 3` for gold 3, `(p,q) = (3,2)` for `(3,2)`,
@@ -41,7 +46,7 @@ Fixed rules: inequalities, `x \\in S` and unions of intervals are compared as so
 unit; primes and case are significant (`f'(x)` is not `f(x)`); digit groups (`1,000`, `1\\,000`,
 `1 000`) are numbers and a decimal comma is not (`1,5` is a list); model text is never evaluated
 as code.
-Verdict reasons: equal, equal_symbolic (slow path), close (within rel_tol), different,
+Verdict reasons: equal, equal_symbolic (slow path), close (within rel_tol or abs_tol), different,
 different_brackets, hedged, unevaluated, undefined (`\\frac{1}{0}`), too_large / too_complex
 (past the size guards), no_answer, bad_gold, timeout, error.
 """
@@ -60,13 +65,14 @@ from graders.deadline import DeadlineExceeded, WorkerCrashed, configured_size, s
 from graders.errors import GraderUnavailable
 from graders.extract import Extraction, answer_region, boxed_answer, hash_answer, math_answer
 from graders.latex import TooComplex, Unparsed, normalize, parse_answer, undouble_backslashes
-from graders.nodes import Group, Node
+from graders.nodes import Apply, Group, Node, Num, Sym
 from graders.policy import DEFAULT_POLICY, GradingPolicy
 from graders.restatement import is_plain_number, restated
 from graders.symbolic import slow_equal
+from graders.units import strip_unit
 from graders.verdict import Verdict
 
-GRADER_VERSION = "3"
+GRADER_VERSION = "4"
 
 _WORKER_PRELOAD = ("graders.symbolic:warm_up",)
 _TEXT_HEDGE = re.compile(r"\bor\b")
@@ -151,9 +157,21 @@ def _restates(pred: str, gold: str, question: str, policy: GradingPolicy) -> boo
     if p is None:
         return False
     if isinstance(p, Group):
-        return any(not is_plain_number(item) and restated(text, question, gold)
+        return any(not _settled(item) and restated(text, question, gold)
                    for item, text in zip(p.items, _top_level_parts(pred), strict=False))
-    return not is_plain_number(p) and restated(pred, question, gold)
+    return not _settled(p) and restated(pred, question, gold)
+
+
+def _settled(node: Node) -> bool:
+    """An answer with nothing left to evaluate: a plain number, a bare name (`E_1`), or a tuple or list of
+    such (`(4,2,3,2,4,3,1,1)`). Copying one from the question is no restatement: a question that shows
+    an example or names the candidates ("List the possible results", Minerva; "List all Skolem sequences
+    of order 4. For example, (4,2,3,2,4,3,1,1) is one", OlympiadBench) may have it in its answer."""
+    if is_plain_number(node) or isinstance(node, Sym):
+        return True
+    if isinstance(node, Apply) and node.op == "index":
+        return all(isinstance(a, (Sym, Num)) for a in node.args)
+    return isinstance(node, Group) and node.kind != "matrix" and all(_settled(item) for item in node.items)
 
 
 def _top_level_parts(text: str) -> list[str]:
@@ -217,18 +235,19 @@ def grade_batch(completions: Sequence[str], golds: Sequence[str], *,
         raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
     configured_size()  # a bad setting raises now, not when the first hard pair needs the pool
     decided: dict[tuple[str, str], Outcome] = {}
-    rows: list[tuple[Extraction, str | None]] = []
+    rows: list[tuple[Extraction, str | None, str | None]] = []
     for completion, gold in zip(completions, golds, strict=True):
         gold_text = gold_answer(gold)
         found = _extract(completion)
         if gold_text is not None and found.answer != gold_text and _is_the_gold(completion, gold_text, policy):
             found = Extraction(gold_text, "whole")
-        rows.append((found, gold_text))
-        if found.answer is None or gold_text is None:
+        compared = _without_unit(found.answer, gold_text, policy)
+        rows.append((found, gold_text, compared))
+        if compared is None or gold_text is None:
             continue
-        key = (found.answer, gold_text)
+        key = (compared, gold_text)
         if key not in decided:
-            decided[key] = _decide(found.answer, gold_text, policy)
+            decided[key] = _decide(compared, gold_text, policy)
     pending = [key for key, outcome in decided.items() if outcome.same is None]
     if pending:
         def run(key: tuple[str, str]) -> Outcome:
@@ -242,8 +261,8 @@ def grade_batch(completions: Sequence[str], golds: Sequence[str], *,
                 for key, outcome in zip(pending, executor.map(run, pending), strict=True):
                     decided[key] = outcome
     verdicts = []
-    for i, (found, gold_text) in enumerate(rows):
-        verdict = _verdict(found, gold_text, decided)
+    for i, (found, gold_text, compared) in enumerate(rows):
+        verdict = _verdict(found, gold_text, compared, decided)
         question = questions[i] if questions is not None else None
         if verdict.correct and question and policy.reject_unevaluated == "restatement" \
                 and _restates(verdict.extracted or "", gold_text or "", question, policy):
@@ -261,13 +280,25 @@ def _is_the_gold(completion: str, gold_text: str, policy: GradingPolicy) -> bool
     return bool(text) and _spelling(text, policy) == _spelling(gold_text, policy)
 
 
-def _verdict(found: Extraction, gold_text: str | None, decided: dict[tuple[str, str], Outcome]) -> Verdict:
-    if found.answer is None:
+def _verdict(found: Extraction, gold_text: str | None, compared: str | None,
+             decided: dict[tuple[str, str], Outcome]) -> Verdict:
+    if found.answer is None or compared is None:
         return Verdict(False, None, "no_answer")
     if gold_text is None:
         return Verdict(False, found.answer, "bad_gold")
-    outcome = decided[(found.answer, gold_text)]
+    outcome = decided[(compared, gold_text)]
     return Verdict(bool(outcome.same), found.answer, outcome.reason)
+
+
+def _without_unit(answer: str | None, gold_text: str | None, policy: GradingPolicy) -> str | None:
+    """The answer as compared: with `units="any"`, without the unit after its number when the gold
+    is a plain number (`graders.units`)."""
+    if answer is None or gold_text is None or policy.units != "any":
+        return answer
+    gold = _parse(gold_text, policy.percent).tree
+    if gold is None or not is_plain_number(gold):
+        return answer
+    return strip_unit(answer)
 
 
 @lru_cache(maxsize=65536)

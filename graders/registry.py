@@ -24,12 +24,13 @@ from __future__ import annotations
 import difflib
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
-Target = Any  # the object itself, a "module:Object" string, or an EntryPoint
+Target = Any  # the object itself, a "module:Object" string, an EntryPoint, or a LazyTarget
 
 
 class RegistryError(Exception):
@@ -49,8 +50,23 @@ class TargetError(RegistryError, ImportError):
     """A lazy target ("module:Object" or an entry point) could not be loaded."""
 
 
-def load_target(target: str | EntryPoint) -> Any:
-    """Import a `"package.module:Object"` string (dots after the colon walk attributes) or an entry point."""
+@dataclass(frozen=True)
+class LazyTarget:
+    """A target built by a function on first use, e.g. a benchmark class read from a file.
+
+    `label` names it in messages ("file benchmarks/defs/amc23.toml"). Equal targets (the same
+    function and label) may be registered twice under one name.
+    """
+
+    build: Callable[[], Any]
+    label: str
+
+
+def load_target(target: str | EntryPoint | LazyTarget) -> Any:
+    """Import a `"package.module:Object"` string (dots after the colon walk attributes) or an entry point,
+    or build a `LazyTarget`."""
+    if isinstance(target, LazyTarget):
+        return target.build()
     if isinstance(target, EntryPoint):
         return target.load()
     module, sep, attr = target.partition(":")
@@ -141,14 +157,16 @@ class Registry(Generic[T]):
             target = self._targets[name]
         except KeyError:
             raise self.unknown(self.unknown_message(name)) from None
-        if not isinstance(target, (str, EntryPoint)):
+        if not isinstance(target, (str, EntryPoint, LazyTarget)):
             return target
         with self._lock:
             target = self._targets[name]
-            if isinstance(target, (str, EntryPoint)):
+            if isinstance(target, (str, EntryPoint, LazyTarget)):
                 try:
                     obj = load_target(target)
                 except Exception as exc:  # an import error, a missing attribute, a bad target string
+                    if getattr(exc, "exit_code", None) is not None:
+                        raise  # already a user error with its own one line (a bad benchmark file, say)
                     detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
                     raise TargetError(f"cannot load {self.kind} {name!r} from {_describe(target)} ({detail})") \
                         from exc
@@ -173,6 +191,8 @@ def _names_object(target: Any, obj: Any) -> bool:
 
 
 def _describe(target: Any) -> str:
+    if isinstance(target, LazyTarget):
+        return target.label
     if isinstance(target, EntryPoint):
         return f"entry point {target.value!r} of {target.group}"
     if isinstance(target, str):
