@@ -58,6 +58,8 @@ class Benchmark(ABC):
     name: ClassVar[str]
     task: ClassVar[Literal["math", "code"]]
     description: ClassVar[str] = ""
+    #: The Hugging Face hub dataset the problems load from without --data-dir (shown by `evalkit list`).
+    hub_dataset: ClassVar[str] = ""
     #: Stop sequences for plain-completion (few-shot, base model) prompts.
     completion_stop: ClassVar[tuple[str, ...]] = ()
     grader: Grader[Any]

@@ -48,6 +48,7 @@ class MathBenchmark(Benchmark):
 class GSM8K(MathBenchmark):
     name = "gsm8k"
     description = "GSM8K grade-school math, test split (1319); k-shot exemplars from train"
+    hub_dataset = "openai/gsm8k"
     grader = GSM8KGrader()
     completion_stop = ("Question:", "\n\n\n")
 
@@ -132,6 +133,7 @@ def _load_math_split(bench: _CompetitionMath, source: DataSource, split: str) ->
 class MATH(_CompetitionMath):
     name = "math"
     description = "MATH (Hendrycks), full test split (5000) with level and subject"
+    hub_dataset = "EleutherAI/hendrycks_math"
 
     def load(self, source: DataSource) -> list[Problem]:
         return _load_math_split(self, source, "test")
@@ -140,6 +142,7 @@ class MATH(_CompetitionMath):
 class MATH500(_CompetitionMath):
     name = "math500"
     description = "MATH-500 (PRM800K test subset of MATH, 500) with level and subject"
+    hub_dataset = "HuggingFaceH4/MATH-500"
 
     def load(self, source: DataSource) -> list[Problem]:
         required = ("problem", "answer", "subject", "level", "unique_id")

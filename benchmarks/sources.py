@@ -81,3 +81,62 @@ def load_hub(dataset: str, config: str | None, split: str, *, benchmark: str,
             f"either connect to the hub, or {DATA_DIR_HINT} (needs {local_hint})"
         ) from None
     yield from ds
+
+
+#: The file formats `read_table` reads, by extension (a `.gz` suffix is allowed for the text formats).
+TABLE_FORMATS = ("jsonl", "json", "parquet", "csv")
+
+
+def table_format(path: Path) -> str | None:
+    """The format a file's name says (`problems.jsonl.gz` is jsonl), or None."""
+    suffixes = [s.lstrip(".").lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == "gz":
+        suffixes.pop()
+    fmt = suffixes[-1] if suffixes else ""
+    return {"ndjson": "jsonl"}.get(fmt, fmt) if fmt in (*TABLE_FORMATS, "ndjson") else None
+
+
+def read_table(path: Path, fmt: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows of a jsonl / json / parquet / csv file as dicts; DataError (one line) for a missing or bad file.
+
+    A json file holds a list of objects, or an object with one list of objects under `data`, `rows` or
+    `examples`. csv cells are strings (a number is the grader's to read).
+    """
+    if fmt == "jsonl":
+        return read_jsonl(path, required=required)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    if fmt == "json":
+        try:
+            with _open_text(path) as f:
+                data = json.load(f)
+        except (OSError, UnicodeDecodeError, EOFError, json.JSONDecodeError) as exc:
+            raise DataError(f"malformed JSON in {path}: {exc}") from None
+        if isinstance(data, dict):
+            data = next((data[k] for k in ("data", "rows", "examples") if isinstance(data.get(k), list)), data)
+        if not isinstance(data, list) or not data:
+            raise DataError(f"{path} must hold a non-empty JSON list of objects")
+        rows = data
+    elif fmt == "csv":
+        import csv
+
+        try:
+            with _open_text(path) as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+            raise DataError(f"cannot read {path}: {exc}") from None
+    elif fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(path).to_pylist()
+        except Exception as exc:  # pyarrow raises its own error types for a file that is not parquet
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"cannot read {path} as parquet: {reason}") from None
+    else:
+        raise DataError(f"cannot read {path}: unknown format {fmt!r} (one of {', '.join(TABLE_FORMATS)})")
+    if not rows:
+        raise DataError(f"data file is empty: {path}")
+    for i, row in enumerate(rows):
+        _check_row(row, path, f"row {i + 1}", required)
+    return rows

@@ -115,6 +115,7 @@ def _split_benchmarks(value: str) -> list[str]:
 
 @command("run")
 def run_command(
+    ctx: typer.Context,
     model: o.Models,
     benchmarks_: o.Benchmarks = "gsm8k",
     engine: Annotated[str, o.option(
@@ -149,12 +150,25 @@ def run_command(
         o.THREADS, "--engine llamacpp: CPU threads (default: all cores; fewer is much faster when other jobs share "
         "them).", o.MODEL_PANEL)] = None,
     unsafe_code_exec: o.UnsafeCodeExec = False,
+    preset: o.Preset = None,
 ) -> None:
     """Generate, grade and score: writes a run directory and prints a summary table."""
     from evalkit.engines import EngineOptions
     from evalkit.errors import UsageError
     from evalkit.runner import RunSettings, run
     from evalkit.schema import PromptConfig, SamplingParams
+
+    if preset is not None:
+        if preset not in o.PRESETS:
+            raise UsageError(f"--preset {preset!r} is not one of {', '.join(o.PRESETS)}")
+        # flags the user gave win; compared by name: typer may bring its own copy of click's enum
+        given = {name for name in o.PRESETS[preset]
+                 if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+        chosen = {k: v for k, v in o.PRESETS[preset].items() if k not in given}
+        n = int(chosen.get("n", n))
+        temperature = float(chosen.get("temperature", temperature))
+        top_p = float(chosen.get("top_p", top_p))
+        max_tokens = int(chosen.get("max_tokens", max_tokens))
 
     if concurrency < 1 or batch_size < 1 or tensor_parallel_size < 1 or (threads is not None and threads < 1):
         raise UsageError("--concurrency, --batch-size, --tensor-parallel-size and --threads must be at least 1")
@@ -224,16 +238,27 @@ def grade_command(
 
 @command("list")
 def list_command() -> None:
-    """List the available benchmarks."""
+    """List the available benchmarks (built-in, installed and from benchmark files) and the groups."""
     import benchmarks
 
     table = Table(title="benchmarks")
-    for col in ("name", "task", "description"):
+    for col in ("name", "task", "description", "hub dataset (without --data-dir)", "defined in"):
         table.add_column(col)
     for name in benchmarks.names():
-        bench = benchmarks.get(name)
-        table.add_row(Text(name), Text(bench.task), Text(bench.description))
-    console.print(table)
+        path = benchmarks.file_of(name)
+        where = "built-in" if path is None or benchmarks.PACKAGED_DIR in path.parents else "file"
+        if path is not None:
+            where += f" {path.name if where == 'built-in' else path}"
+        bench = benchmarks.get(name)  # a broken plugin or benchmark file: its one line, exit 2
+        table.add_row(Text(name), Text(bench.task), Text(bench.description), Text(bench.hub_dataset), Text(where))
+    out = console if console.is_terminal else Console(width=1000)  # piped: whole lines, for grep and scripts
+    out.print(table)
+    groups = Table(title="groups (--benchmarks NAME runs them all)")
+    groups.add_column("group")
+    groups.add_column("benchmarks")
+    for group, members in sorted(benchmarks.GROUPS.items()):
+        groups.add_row(Text(group), Text(", ".join(members)))
+    out.print(groups)
 
 
 def _version_callback(value: bool) -> None:

@@ -12,7 +12,7 @@ import itertools
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from evalkit.schema import BenchmarkMetrics, GroupMetrics, SampleRecord, SubscoreMetrics, natural_key
@@ -140,13 +140,29 @@ def _pass_metrics(counts: Sequence[tuple[int, int]]) -> dict[int, float]:
     return {k: sum(pass_at_k(n, c, k) for n, c in counts) / len(counts) for k in range(1, n_min + 1)}
 
 
+def sampling_standard_error(counts: Sequence[tuple[int, int]]) -> float | None:
+    """The standard error of avg@n that comes from sampling alone, the problems held fixed.
+
+    avg@n is the mean over m problems of c_i / n_i; its variance given the problems is
+    (1/m^2) sum p_i (1 - p_i) / n_i, and n_i / (n_i - 1) * phat_i (1 - phat_i) is an unbiased
+    estimate of p_i (1 - p_i). None unless every problem has at least two samples.
+    """
+    if not counts or any(n < 2 for n, _ in counts):
+        return None
+    var = sum((c / n) * (1 - c / n) / (n - 1) for n, c in counts) / len(counts) ** 2
+    return math.sqrt(var)
+
+
 def compute_metrics(samples: Sequence[SampleRecord], problems: Sequence[ProblemLike], *,
                     same_answer: Callable[[str, str], bool] | None = None,
-                    breakdown_keys: Sequence[str] = ()) -> BenchmarkMetrics:
+                    breakdown_keys: Sequence[str] = (),
+                    thinking_prompts: Collection[str] = ()) -> BenchmarkMetrics:
     """The metrics.json entry of one benchmark from its graded samples.
 
     Only problems with at least one sample count; `n_problems` says how many that was. maj@k is
     computed when `same_answer` (the benchmark grader's answer equivalence) is given.
+    `thinking_prompts` are the hashes of prompts that open a `<think>` block for the model (its chat
+    template did): their samples count as a reasoning model's even without a `<think>` of their own.
     """
     by_problem: dict[str, list[SampleRecord]] = defaultdict(list)
     for s in samples:
@@ -162,19 +178,38 @@ def compute_metrics(samples: Sequence[SampleRecord], problems: Sequence[ProblemL
     for name in sorted({k for s in all_samples for k in s.subscores}):
         counts = [(len(g), sum(bool(s.subscores.get(name)) for s in g)) for g in groups]
         subscores[name] = SubscoreMetrics(sum(c for _, c in counts) / len(all_samples), _pass_metrics(counts))
+    counts = [(len(g), sum(s.correct for s in g)) for g in groups]
+    thinking, after = _truncation_split(all_samples, thinking_prompts)
     return BenchmarkMetrics(
         n_problems=len(graded),
         n_samples=len(all_samples),
         samples_per_problem=n_per,
         accuracy=sum(s.correct for s in all_samples) / len(all_samples),
         accuracy_ci95=accuracy_ci95(per_problem_acc, n_per),
-        pass_at_k=_pass_metrics([(len(g), sum(s.correct for s in g)) for g in groups]),
+        accuracy_sampling_se=sampling_standard_error(counts),
+        truncated_thinking_rate=thinking,
+        truncated_after_thinking_rate=after,
+        pass_at_k=_pass_metrics(counts),
         subscores=subscores,
         maj_at_k=_maj_metrics(groups, same_answer, n_per) if same_answer is not None else {},
         truncation_rate=sum(s.finish_reason == "length" for s in all_samples) / len(all_samples),
         mean_tokens=sum(s.tokens for s in all_samples) / len(all_samples),
         breakdowns=_breakdown(graded, groups, breakdown_keys),
     )
+
+
+def _truncation_split(samples: Sequence[SampleRecord], thinking_prompts: Collection[str]
+                      ) -> tuple[float | None, float | None]:
+    """Shares of samples cut at the token limit before and after `</think>`; (None, None) when no sample
+    comes from a reasoning model (no `<think>` / `</think>`, no prompt that opens a think block)."""
+    def thinks(s: SampleRecord) -> bool:
+        return "</think>" in s.completion or "<think>" in s.completion or s.prompt_hash in thinking_prompts
+
+    if not any(thinks(s) for s in samples):
+        return None, None
+    cut = [s for s in samples if s.finish_reason == "length"]
+    after = sum("</think>" in s.completion for s in cut)
+    return (len(cut) - after) / len(samples), after / len(samples)
 
 
 def _maj_metrics(groups: Sequence[Sequence[SampleRecord]], same_answer: Callable[[str, str], bool],
@@ -202,8 +237,11 @@ def _breakdown(problems: Sequence[ProblemLike], groups: Sequence[Sequence[Sample
         for value in sorted(buckets, key=natural_key):
             gs = buckets[value]
             flat = [s for g in gs for s in g]
+            n_per = min(len(g) for g in gs)
             table[value] = GroupMetrics(n_problems=len(gs), accuracy=sum(s.correct for s in flat) / len(flat),
-                                        pass_at_k=_pass_metrics([(len(g), sum(s.correct for s in g)) for g in gs]))
+                                        pass_at_k=_pass_metrics([(len(g), sum(s.correct for s in g)) for g in gs]),
+                                        accuracy_ci95=accuracy_ci95([sum(s.correct for s in g) / len(g) for g in gs],
+                                                                    n_per))
         if table:
             out[key] = table
     return out
@@ -221,9 +259,15 @@ def summary_row(metrics: BenchmarkMetrics) -> dict[str, str]:
         "accuracy": f"{metrics.accuracy:.1%} [{lo:.1%}, {hi:.1%}]",
     }
     if n_per > 1:
+        row["accuracy"] = f"avg@{n_per} " + row["accuracy"]
+        if metrics.accuracy_sampling_se is not None:
+            row["sampling se"] = f"±{metrics.accuracy_sampling_se:.1%}"
+    if n_per > 1:
         row[f"pass@{n_per}"] = f"{metrics.pass_at_k[n_per]:.1%}"
         if n_per in metrics.maj_at_k:
             row[f"maj@{n_per}"] = f"{metrics.maj_at_k[n_per]:.1%}"
     row["truncated"] = f"{metrics.truncation_rate:.1%}"
+    if metrics.truncated_thinking_rate is not None:
+        row["truncated"] += f" ({metrics.truncated_thinking_rate:.1%} thinking)"
     row["mean tokens"] = f"{metrics.mean_tokens:.0f}"
     return row

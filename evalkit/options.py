@@ -83,10 +83,11 @@ TENSOR_PARALLEL_SIZE = Flag("--tensor-parallel-size")
 MAX_MODEL_LEN = Flag("--max-model-len")
 THREADS = Flag("--threads")
 UNSAFE_CODE_EXEC = Flag("--unsafe-code-exec")
+PRESET = Flag("--preset")
 
 VOCABULARY = (MODEL, BENCHMARKS, OUTPUT, OVERWRITE, DATA_DIR, LIMIT, N, TEMPERATURE, TOP_P, MAX_TOKENS, SEED,
               NUM_FEWSHOT, CHAT_TEMPLATE, SYSTEM_PROMPT, ENGINE, BASE_URL, CONCURRENCY, BATCH_SIZE, DEVICE, DTYPE,
-              TENSOR_PARALLEL_SIZE, MAX_MODEL_LEN, THREADS, UNSAFE_CODE_EXEC)
+              TENSOR_PARALLEL_SIZE, MAX_MODEL_LEN, THREADS, UNSAFE_CODE_EXEC, PRESET)
 #: Old spelling -> current name, for every flag of the vocabulary.
 OLD_NAMES = {old: flag.name for flag in VOCABULARY for old in flag.old}
 #: EngineOptions field -> its flag (the sampling seed is --seed, not an engine option of its own).
@@ -109,8 +110,10 @@ Models = Annotated[list[str], option(MODEL, _MODEL_HELP + " Repeat the flag or u
                                      "evaluate many checkpoints, one run directory each.", MODEL_PANEL)]
 ModelOrConfig = Annotated[str | None, option(MODEL, _MODEL_HELP, MODEL_PANEL)]
 
-Benchmarks = Annotated[str, option(BENCHMARKS, "Comma-separated benchmark names (see `evalkit list`), e.g. "
-                                   "gsm8k,math500.", DATA_PANEL)]
+Benchmarks = Annotated[str, option(BENCHMARKS, "Comma-separated benchmark names, groups or benchmark files (see "
+                                   "`evalkit list`), e.g. gsm8k,math500, reasoning (aime24, aime25, amc23, math500, "
+                                   "olympiadbench, minerva_math) or path/to/bench.toml. Files in the directory "
+                                   "EVALKIT_BENCHMARKS names are benchmarks too.", DATA_PANEL)]
 TrainBenchmark = Annotated[str | None, option(
     BENCHMARKS, "The benchmark whose train split gives the prompts and whose grader gives the reward (any math or "
     "code benchmark of `evalkit list` with a train split), or addition (the toy task).", DATA_PANEL)]
@@ -169,6 +172,18 @@ Overwrite = Annotated[bool, option(OVERWRITE, "Replace the results an output alr
                                    OUTPUT_PANEL)]
 
 
+#: Sampling settings a `--preset` stands for; flags given on the command line win over them.
+PRESETS: dict[str, dict[str, float | int]] = {
+    # The reasoning-model protocol (DeepSeek-R1, Qwen3, evalchemy, lighteval's aime24_avg): sample, do not
+    # decode greedily, and average over many samples per problem: a 30-problem set needs n >= 16.
+    "reasoning": {"temperature": 0.6, "top_p": 0.95, "n": 16, "max_tokens": 32768},
+}
+Preset = Annotated[str | None, option(
+    PRESET, "Sampling settings by name; flags given explicitly override them. reasoning: --temperature 0.6 --top-p "
+    "0.95 --n 16 --max-tokens 32768 (the reasoning-model protocol: avg@n with its interval over problems, pass@k, "
+    "maj@k; raise --n to 32 or 64 for 30-problem sets).", SAMPLING_PANEL)]
+
+
 # ----------------------------------------------------------------------------- old spellings
 
 
@@ -208,7 +223,8 @@ class VocabularyCommand(typer.core.TyperCommand):
 def run_arguments(config: RunConfig, output: Path | str) -> list[str]:
     """The `evalkit run` arguments (after `evalkit run`) that repeat `config`'s settings into `output`."""
     sampling, prompt = config.sampling, config.prompt
-    args = [MODEL.name, config.model.spec, BENCHMARKS.name, ",".join(config.benchmarks),
+    bench_specs = [config.benchmark_files.get(name, name) for name in config.benchmarks]
+    args = [MODEL.name, config.model.spec, BENCHMARKS.name, ",".join(bench_specs),
             ENGINE.name, config.model.engine, N.name, str(sampling.n), TEMPERATURE.name, str(sampling.temperature),
             TOP_P.name, str(sampling.top_p), MAX_TOKENS.name, str(sampling.max_tokens), SEED.name, str(sampling.seed),
             NUM_FEWSHOT.name, str(prompt.num_fewshot),

@@ -51,3 +51,15 @@ def build_prompt(benchmark: Benchmark, problem: Problem, config: PromptConfig, s
 def prompt_hash(rendered: str) -> str:
     """A short content hash of the exact text sent to the model."""
     return hashlib.sha256(rendered.encode("utf-8")).hexdigest()[:16]
+
+
+def opens_thinking(rendered: str) -> bool:
+    """Whether a rendered prompt leaves a `<think>` block open for the model to continue (reasoning-model
+    chat templates such as DeepSeek-R1's end the prompt with `<think>`)."""
+    return rendered.rfind("<think>") > rendered.rfind("</think>")
+
+
+def graded_text(completion: str, prompt_opens_thinking: bool) -> str:
+    """The text a grader reads: a completion of a prompt that opened `<think>` is read as if the model had
+    written the `<think>` itself, so thinking that never closed holds no answer (`graders.extract`)."""
+    return "<think>" + completion if prompt_opens_thinking and "<think>" not in completion else completion

@@ -14,7 +14,7 @@ import hashlib
 import json
 import platform
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -27,7 +27,7 @@ from evalkit.engines.base import Engine, EngineError, Prompt, Request
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.metrics import compute_metrics
 from evalkit.models import ResolvedModel, resolve_model
-from evalkit.prompts import build_prompt, choose_shots, prompt_hash
+from evalkit.prompts import build_prompt, choose_shots, graded_text, opens_thinking, prompt_hash
 from evalkit.schema import (
     BenchmarkMetrics,
     DataInfo,
@@ -118,14 +118,19 @@ def validate_settings(settings: RunSettings) -> None:
         raise UsageError(f"--num-fewshot must be >= 0 (got {settings.prompt.num_fewshot})")
     if not settings.benchmarks:
         raise UsageError("--benchmarks is empty; name at least one, e.g. --benchmarks gsm8k")
-    unknown = [b for b in settings.benchmarks if b not in benchmarks.BENCHMARKS]
-    if unknown:
-        raise UsageError(f"--benchmarks: {benchmarks.BENCHMARKS.unknown_message(unknown[0])} "
-                         "(`evalkit list` describes them)")
     if len(set(settings.benchmarks)) != len(settings.benchmarks):
         raise UsageError("--benchmarks names a benchmark twice")
+    resolve_benchmarks(settings.benchmarks)
     if settings.data_dir is not None and not settings.data_dir.is_dir():
         raise UsageError(f"--data-dir {settings.data_dir} is not a directory")
+
+
+def resolve_benchmarks(specs: Sequence[str]) -> list[str]:
+    """Benchmark names for `--benchmarks` (names, groups such as `reasoning`, benchmark files `*.toml`)."""
+    try:
+        return benchmarks.resolve(specs)
+    except KeyError as exc:  # graders.registry.UnknownName
+        raise UsageError(f"--benchmarks: {exc} (`evalkit list` describes them)") from None
 
 
 def data_source(data_dir: Path | None) -> DataSource:
@@ -191,10 +196,22 @@ def build_config(settings: RunSettings, model: ModelConfig, plans: Sequence[Benc
         for p in plans
     }
     return RunConfig(
-        model=model, benchmarks=list(settings.benchmarks), sampling=settings.sampling, prompt=settings.prompt,
-        limit=settings.limit, data=data, graders={p.benchmark.name: p.benchmark.grader.version for p in plans},
+        model=model, benchmarks=[p.benchmark.name for p in plans], sampling=settings.sampling,
+        prompt=settings.prompt, limit=settings.limit, data=data,
+        graders={p.benchmark.name: p.benchmark.grader.version for p in plans},
         versions=package_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        benchmark_files=benchmark_files([p.benchmark.name for p in plans]),
     )
+
+
+def benchmark_files(names: Sequence[str]) -> dict[str, str]:
+    """The user's benchmark files among `names` (the shipped ones are found by name again)."""
+    out = {}
+    for name in names:
+        path = benchmarks.file_of(name)
+        if path is not None and benchmarks.PACKAGED_DIR not in path.parents:
+            out[name] = str(path)
+    return out
 
 
 def resolve(settings: RunSettings) -> tuple[ResolvedModel | None, str]:
@@ -217,7 +234,9 @@ def missing_requests(plan: BenchmarkPlan, done: dict[str, set[int]], n: int) -> 
 
 def grade_records(plan: BenchmarkPlan, index: int, sample_indices: Sequence[int], completions) -> list[SampleRecord]:
     problem = plan.problems[index]
-    verdicts = plan.benchmark.grade_many([problem] * len(completions), [c.text for c in completions])
+    opened = opens_thinking(plan.rendered[index])
+    verdicts = plan.benchmark.grade_many([problem] * len(completions),
+                                         [graded_text(c.text, opened) for c in completions])
     return [
         SampleRecord(
             benchmark=plan.benchmark.name, problem_id=problem.id, sample_index=j, prompt_hash=plan.hashes[index],
@@ -236,19 +255,22 @@ def problem_records(plan: BenchmarkPlan) -> list[ProblemRecord]:
             for p in plan.problems]
 
 
-def benchmark_metrics(bench: Benchmark, samples: Sequence[SampleRecord],
-                      problems: Sequence[Problem]) -> BenchmarkMetrics:
+def benchmark_metrics(bench: Benchmark, samples: Sequence[SampleRecord], problems: Sequence[Problem],
+                      thinking_prompts: Collection[str] = ()) -> BenchmarkMetrics:
     """compute_metrics with what the benchmark decides: answer equivalence for maj@k (answer-graded
     benchmarks only) and the metadata keys of its breakdowns."""
     same_answer = bench.grader.same_answer if bench.task == "math" else None
-    return compute_metrics(samples, problems, same_answer=same_answer, breakdown_keys=bench.breakdown_keys())
+    return compute_metrics(samples, problems, same_answer=same_answer, breakdown_keys=bench.breakdown_keys(),
+                           thinking_prompts=thinking_prompts)
 
 
 def metrics_for(store: RunStore, plans: Sequence[BenchmarkPlan]) -> dict[str, BenchmarkMetrics]:
     by_bench: dict[str, list[SampleRecord]] = defaultdict(list)
     for s in store.read_samples():
         by_bench[s.benchmark].append(s)
-    return {p.benchmark.name: benchmark_metrics(p.benchmark, by_bench[p.benchmark.name], p.problems) for p in plans}
+    thinking = {h for h, text in store.read_prompts().items() if opens_thinking(text)}
+    return {p.benchmark.name: benchmark_metrics(p.benchmark, by_bench[p.benchmark.name], p.problems, thinking)
+            for p in plans}
 
 
 def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
@@ -258,7 +280,7 @@ def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
     model, engine_name = resolve(settings)
     source = data_source(settings.data_dir)
     plans = [load_plan(get_benchmark(name, unsafe_code_exec=settings.unsafe_code_exec), source, settings.limit,
-                       settings.prompt) for name in settings.benchmarks]
+                       settings.prompt) for name in resolve_benchmarks(settings.benchmarks)]
     require_isolation(plans, settings.unsafe_code_exec)  # refuse before loading the model, not after generating
     if engine_factory is None:
         def engine_factory(name: str, m: ResolvedModel | None) -> Engine:
@@ -343,7 +365,12 @@ def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFac
     prompt_config = PromptConfig(chat=config.prompt.chat, system_prompt=config.prompt.system_prompt, num_fewshot=0)
     plans = []
     for name in config.benchmarks:
-        if name not in benchmarks.BENCHMARKS:
+        path = config.benchmark_files.get(name)
+        if path is not None and not benchmarks.known(name):
+            if not Path(path).is_file():
+                raise UsageError(f"run uses benchmark {name!r} from {path}, which is not found; restore the file")
+            benchmarks.load_file(path)
+        if not benchmarks.known(name):
             raise UsageError(f"run uses benchmark {name!r}, which is not installed here")
         plan = load_plan(get_benchmark(name, unsafe_code_exec=unsafe_code_exec), source, config.limit, prompt_config)
         if plan.data_hash != config.data[name].content_hash:
@@ -356,6 +383,7 @@ def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFac
         for plan in plans:
             store.append_problems(problem_records(plan))
         samples = store.read_samples()
+        opened = {h for h, text in store.read_prompts().items() if opens_thinking(text)}
         by_id = {(p.benchmark.name, q.id): (p, q) for p in plans for q in p.problems}
         advance = progress("grading", len(samples))
         regraded: list[SampleRecord] = []
@@ -369,7 +397,8 @@ def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFac
             for bench_name, idxs in grouped.items():
                 plan = next(p for p in plans if p.benchmark.name == bench_name)
                 problems = [by_id[(bench_name, chunk[i].problem_id)][1] for i in idxs]
-                verdicts = plan.benchmark.grade_many(problems, [chunk[i].completion for i in idxs])
+                verdicts = plan.benchmark.grade_many(
+                    problems, [graded_text(chunk[i].completion, chunk[i].prompt_hash in opened) for i in idxs])
                 for i, v in zip(idxs, verdicts, strict=True):
                     new[i] = dataclasses.replace(chunk[i], extracted=v.extracted, correct=bool(v.correct),
                                                  reason=v.reason, subscores=dict(v.subscores), trust=v.trust)

@@ -146,6 +146,8 @@ class RunConfig:
     versions: dict[str, str]
     created: str
     schema_version: int = SCHEMA_VERSION
+    #: benchmark name -> the benchmark file (TOML) it was read from, for benchmarks written as files
+    benchmark_files: dict[str, str] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
         """The settings that decide what a sample is; a used run directory must match them."""
@@ -174,6 +176,7 @@ class RunConfig:
             versions=dict(d["versions"]),
             created=d["created"],
             schema_version=check_schema_version(d.get("schema_version", SCHEMA_VERSION)),
+            benchmark_files=dict(d.get("benchmark_files") or {}),
         )
 
 
@@ -242,19 +245,24 @@ class SubscoreMetrics:
 
 @dataclass(frozen=True)
 class GroupMetrics:
-    """One bucket of a breakdown (e.g. MATH level 5): problems in it, accuracy and pass@k."""
+    """One bucket of a breakdown (e.g. MATH level 5): problems in it, accuracy with its 95% interval over
+    the bucket's problems (None in metrics written before intervals were recorded), and pass@k."""
 
     n_problems: int
     accuracy: float
     pass_at_k: dict[int, float] = field(default_factory=dict)
+    accuracy_ci95: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_problems": self.n_problems, "accuracy": self.accuracy, **_pass_keys(self.pass_at_k)}
+        ci = {"accuracy_ci95": list(self.accuracy_ci95)} if self.accuracy_ci95 is not None else {}
+        return {"n_problems": self.n_problems, "accuracy": self.accuracy, **ci, **_pass_keys(self.pass_at_k)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GroupMetrics:
+        ci = d.get("accuracy_ci95")
         return cls(n_problems=int(d["n_problems"]), accuracy=float(d["accuracy"]),
-                   pass_at_k={int(m.group(1)): float(v) for k, v in d.items() if (m := _PASS.match(k))})
+                   pass_at_k={int(m.group(1)): float(v) for k, v in d.items() if (m := _PASS.match(k))},
+                   accuracy_ci95=(float(ci[0]), float(ci[1])) if ci is not None else None)
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,13 @@ class BenchmarkMetrics:
     smallest count over problems, the largest k of pass@k and maj@k. `accuracy_ci95` treats
     problems, not samples, as the unit. `maj_at_k` is empty for benchmarks without answer voting
     (code). `breakdowns[key][value]` is the metric of the problems whose metadata `key` is `value`.
+
+    With n > 1 samples per problem, `accuracy` is avg@n and `accuracy_sampling_se` the standard error
+    that comes from sampling alone (the spread of avg@n between reruns on the same problems; the
+    interval, over problems, also counts which problems were drawn). For reasoning models (a `</think>`
+    in a completion, or a prompt that opens a `<think>` block) the truncated samples are split:
+    `truncated_thinking_rate` (cut before `</think>`) and `truncated_after_thinking_rate` (cut after
+    it); both are None for other models.
     """
 
     n_problems: int
@@ -278,6 +293,9 @@ class BenchmarkMetrics:
     truncation_rate: float = 0.0
     mean_tokens: float = 0.0
     breakdowns: dict[str, dict[str, GroupMetrics]] = field(default_factory=dict)
+    accuracy_sampling_se: float | None = None
+    truncated_thinking_rate: float | None = None
+    truncated_after_thinking_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The metrics.json entry, with the keys evalkit has always written."""
@@ -292,7 +310,12 @@ class BenchmarkMetrics:
             out[f"{name}_accuracy"] = sub.accuracy
             out.update(_pass_keys(sub.pass_at_k, prefix=f"{name}_"))
         out.update({f"maj@{k}": v for k, v in sorted(self.maj_at_k.items())})
+        if self.accuracy_sampling_se is not None:
+            out["accuracy_sampling_se"] = self.accuracy_sampling_se
         out["truncation_rate"] = self.truncation_rate
+        for key in ("truncated_thinking_rate", "truncated_after_thinking_rate"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         out["mean_tokens"] = self.mean_tokens
         if self.breakdowns:
             out["breakdown"] = {key: {value: g.to_dict() for value, g in table.items()}
@@ -326,7 +349,14 @@ class BenchmarkMetrics:
                        for name in sorted(set(sub_pass) | set(sub_accuracy))},
             maj_at_k=dict(sorted(maj_at_k.items())), truncation_rate=float(d.get("truncation_rate", 0.0)),
             mean_tokens=float(d.get("mean_tokens", 0.0)), breakdowns=breakdowns,
+            accuracy_sampling_se=_optional_float(d.get("accuracy_sampling_se")),
+            truncated_thinking_rate=_optional_float(d.get("truncated_thinking_rate")),
+            truncated_after_thinking_rate=_optional_float(d.get("truncated_after_thinking_rate")),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def metrics_to_json(metrics: Mapping[str, BenchmarkMetrics]) -> dict[str, Any]:

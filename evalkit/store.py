@@ -187,6 +187,11 @@ class RunStore:
     def read_samples(self) -> list[SampleRecord]:
         return [SampleRecord.from_dict(r) for r in read_jsonl_records(self.samples_path)]
 
+    def read_prompts(self) -> dict[str, str]:
+        """prompt hash -> the exact text sent (prompts.jsonl; empty for a run without one)."""
+        return {str(r["prompt_hash"]): str(r.get("prompt", "")) for r in read_jsonl_records(self.prompts_path)
+                if "prompt_hash" in r}
+
     def append_prompts(self, records: Iterable[PromptRecord]) -> None:
         new = [r for r in records if r.prompt_hash not in self._known_prompts]
         if new:

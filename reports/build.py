@@ -39,6 +39,9 @@ class BenchmarkResult:
     mean_tokens: float
     n_samples: int
     samples_per_problem: int  # the smallest count over problems
+    # reasoning models (metrics.json): shares cut at the token limit before / after `</think>`; else None
+    truncated_thinking: float | None = None
+    truncated_after_thinking: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def benchmark_result(run: Run, bench: str) -> BenchmarkResult:
         mean_tokens=float(counts.tokens.sum() / counts.n_samples),
         n_samples=counts.n_samples,
         samples_per_problem=int(counts.n.min()),
+        truncated_thinking=metrics.truncated_thinking_rate if metrics is not None else None,
+        truncated_after_thinking=metrics.truncated_after_thinking_rate if metrics is not None else None,
     )
 
 

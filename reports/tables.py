@@ -177,18 +177,37 @@ def _comparisons(report: Report) -> str:
     return f"## Against the baseline ({report.baseline})\n\n{body}\n\n{method}"
 
 
+def _thinking_benchmarks(report: Report) -> set[str]:
+    return {b for (_, b), r in report.results.items() if r.truncated_thinking is not None}
+
+
 def _generation(report: Report) -> str:
+    thinking = _thinking_benchmarks(report)
     header = ["run"]
     for bench in report.benchmarks:
-        header += [f"{bench} truncated", f"{bench} mean tokens", f"{bench} samples"]
+        header.append(f"{bench} truncated")
+        if bench in thinking:
+            header += [f"{bench} cut while thinking", f"{bench} cut after thinking"]
+        header += [f"{bench} mean tokens", f"{bench} samples"]
     rows = []
     for run in report.runs:
         row = [run.label]
         for bench in report.benchmarks:
             r = report.results.get((run.label, bench))
-            row += ["—"] * 3 if r is None else [pct(r.truncation.value), f"{r.mean_tokens:.0f}", str(r.n_samples)]
+            width = 5 if bench in thinking else 3
+            if r is None:
+                row += ["—"] * width
+                continue
+            row.append(pct(r.truncation.value))
+            if bench in thinking:
+                row += ["—" if r.truncated_thinking is None else pct(r.truncated_thinking),
+                        "—" if r.truncated_after_thinking is None else pct(r.truncated_after_thinking)]
+            row += [f"{r.mean_tokens:.0f}", str(r.n_samples)]
         rows.append(row)
     note = "truncated: share of samples that stopped at the token limit (finish_reason = length)."
+    if thinking:
+        note += (" For reasoning models it splits into samples cut while still thinking (no `</think>`: no "
+                 "answer at all) and cut after `</think>` (while writing the answer).")
     return "## Generation\n\n" + md_table(header, rows, [False] + [True] * (len(header) - 1)) + "\n\n" + note
 
 
@@ -210,10 +229,15 @@ def _breakdowns(report: Report) -> str:
                         row.append("—")
                     else:
                         n_note = f" (n={entry.n_problems})" if len(sizes[v]) > 1 else ""
-                        row.append(pct(entry.accuracy) + n_note)
+                        ci = entry.accuracy_ci95
+                        cell = with_ci(Estimate(entry.accuracy, ci[0], ci[1], entry.n_problems) if ci else
+                                       Estimate(entry.accuracy, None, None, entry.n_problems))
+                        row.append(cell + n_note)
                 rows.append(row)
             out.append(f"### {bench} by {key}\n\n" + md_table(header, rows, [False] + [True] * len(values)))
-    out.append("Accuracy per group, from each run's metrics.json (the samples do not carry problem metadata).")
+    out.append("Accuracy per group with its 95% interval over the group's problems (runs written before "
+               "intervals were recorded show none), from each run's metrics.json (the samples do not carry "
+               "problem metadata).")
     return "\n\n".join(out)
 
 
@@ -261,11 +285,18 @@ def tidy_rows(report: Report) -> list[dict[str, object]]:
             for k, v in r.maj_at_k.items():
                 add(bench, f"maj@{k}", v, r.accuracy.n)
             add(bench, "truncation_rate", r.truncation, r.truncation.n)
+            if r.truncated_thinking is not None:
+                add(bench, "truncated_thinking_rate", r.truncated_thinking, r.n_samples)
+            if r.truncated_after_thinking is not None:
+                add(bench, "truncated_after_thinking_rate", r.truncated_after_thinking, r.n_samples)
             add(bench, "mean_tokens", r.mean_tokens, r.n_samples)
             for key, per_run in report.breakdowns.get(bench, {}).items():
                 for value, group in per_run.get(run.label, {}).items():
                     subset = f"{key}={value}"
-                    add(bench, "accuracy", group.accuracy, group.n_problems, subset=subset)
+                    ci = group.accuracy_ci95
+                    accuracy = Estimate(group.accuracy, ci[0] if ci else None, ci[1] if ci else None,
+                                        group.n_problems)
+                    add(bench, "accuracy", accuracy, group.n_problems, subset=subset)
                     for k, v in group.pass_at_k.items():
                         add(bench, f"pass@{k}", v, group.n_problems, subset=subset)
         for c in report.comparisons:

@@ -124,7 +124,9 @@ class BenchmarkTask(Task):
         from benchmarks.base import DataSource
         from evalkit.schema import PromptConfig
 
-        if benchmark not in benchmarks.BENCHMARKS:
+        if benchmarks.is_file_spec(benchmark):  # a benchmark file: train on its few-shot source, reward by its grader
+            benchmark = benchmarks.load_file(benchmark)
+        if not benchmarks.known(benchmark):
             raise UsageError(f"--benchmarks: {benchmarks.BENCHMARKS.unknown_message(benchmark)} "
                              "(or addition, the toy task)")
         options = {"unsafe_code_exec": True} if unsafe_code_exec else {}

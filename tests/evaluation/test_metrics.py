@@ -131,13 +131,16 @@ def test_compute_metrics_by_hand():
     assert m.maj_at_k[2] == pytest.approx(1.5 / 3)
     assert m.truncation_rate == pytest.approx(1 / 6)
     assert m.mean_tokens == pytest.approx(80 / 6)
-    assert m.breakdowns["level"]["1"] == GroupMetrics(n_problems=1, accuracy=1.0, pass_at_k={1: 1.0, 2: 1.0})
+    # a bucket's interval is over its problems, as the benchmark's is (one problem: Wilson on 1 of 1)
+    assert m.breakdowns["level"]["1"] == GroupMetrics(n_problems=1, accuracy=1.0, pass_at_k={1: 1.0, 2: 1.0},
+                                                      accuracy_ci95=wilson_interval(1, 1))
     assert m.breakdowns["level"]["2"].accuracy == pytest.approx(0.25)
     assert m.breakdowns["level"]["2"].pass_at_k[2] == pytest.approx(0.5)
     # metrics.json keeps the keys evalkit has always written, and reads back to the same value
     written = m.to_dict()
     assert written["pass@2"] == m.pass_at_k[2] and written["maj@2"] == m.maj_at_k[2]
-    assert written["breakdown"]["level"]["1"] == {"n_problems": 1, "accuracy": 1.0, "pass@1": 1.0, "pass@2": 1.0}
+    assert written["breakdown"]["level"]["1"] == {"n_problems": 1, "accuracy": 1.0, "pass@1": 1.0, "pass@2": 1.0,
+                                                   "accuracy_ci95": list(wilson_interval(1, 1))}
     assert BenchmarkMetrics.from_dict(json.loads(json.dumps(written))) == m
 
 

@@ -74,9 +74,10 @@ def test_report_over_real_run_directories(runs, tmp_path):
     assert cell(paired, "served-new", "p-value") == f"{2 / 16:.4f}"  # exact McNemar, 2 * P(Bin(4, 1/2) = 0)
     assert cell(paired, "served-new", "significant") == "no"
     # levels from the runner's metrics.json: level 1 = problems 0-3, level 2 = problems 4-7
-    assert t["math500 by level"][1] == [["served-old", "75.0%", "0.0%"], ["served-new", "100.0%", "75.0%"]]
+    assert t["math500 by level"][1] == [["served-old", wilson_pct(3, 4), wilson_pct(0, 4)],
+                                        ["served-new", wilson_pct(4, 4), wilson_pct(3, 4)]]
     by_subject = t["math500 by subject"]
-    assert cell(by_subject, "served-old", "subject Geometry (n=4)") == "50.0%"  # 0 and 2 of 0, 2, 4, 6
+    assert cell(by_subject, "served-old", "subject Geometry (n=4)") == wilson_pct(2, 4)  # 0 and 2 of 0, 2, 4, 6
     assert cell(t["Generation"], "served-new", "math500 truncated") == "12.5%"
     assert cell(t["Generation"], "served-new", "math500 mean tokens") == f"{(7 * 12 + 40) / 8:.0f}"
     assert "served-new: 12.5% of math500 samples hit the token limit (max_tokens 40)" in result.stdout

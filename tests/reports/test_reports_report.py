@@ -109,8 +109,10 @@ def test_report_numbers_match_hand_computations(three_runs, tmp_path):
 
     by_level = t["math500 by level"]
     assert by_level[0] == ["run", "level 1 (n=5)", "level 2 (n=5)"]
-    assert by_level[1] == [["ckpt/step-100", "60.0%", "0.0%"], ["ckpt/step-200", "100.0%", "80.0%"],
-                           ["other", "20.0%", "0.0%"]]
+    # each group with its interval over the group's problems (one sample per problem: Wilson)
+    assert by_level[1] == [["ckpt/step-100", wilson_pct(3, 5), wilson_pct(0, 5)],
+                           ["ckpt/step-200", wilson_pct(5, 5), wilson_pct(4, 5)],
+                           ["other", wilson_pct(1, 5), wilson_pct(0, 5)]]
 
     mismatch = t["math500: grader differs"]
     current = f"graders.math@{GRADER_VERSION}"
