@@ -1,7 +1,8 @@
 """`Registry[T]`: named extension points (benchmarks, engines, graders, losses), one shape for all.
 
 A registry maps names to objects, or to lazy targets that are imported on first use: a string
-`"package.module:Object"` or an entry point of the registry's group, so that listing names imports
+`"package.module:Object"`, an entry point of the registry's group, or a `LazyTarget` (a function, e.g.
+the one that reads a benchmark file), so that listing names imports
 nothing heavy and a third-party package plugs in with one line in its `pyproject.toml`:
 
     [project.entry-points."evalkit.benchmarks"]
