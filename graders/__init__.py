@@ -6,8 +6,8 @@
 - `graders.extract` (where the answer is), `graders.latex` (what it says, as a `graders.nodes`
   tree), `graders.compare` (whether two trees agree), `graders.policy` (the judgement calls),
   `graders.evaluate` (values within size guards), `graders.sets` (solution sets),
-  `graders.restatement` (answers that copy the question), `graders.symbolic` and
-  `graders.deadline` (the slow path, in killable worker processes).
+  `graders.restatement` (answers that copy the question), `graders.units` (a unit after a number),
+  `graders.symbolic` and `graders.deadline` (the slow path, in killable worker processes).
 - `graders.code`: code verdicts (HumanEval / MBPP); `graders.code_cases`: verl / PRIME-style test cases
   (stdin programs, call-based functions) run in the sandbox.
 - `graders.errors.GraderUnavailable`: the grader cannot grade at all (never a verdict).
