@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+# Tests never reach the network: the hub libraries are told they are offline before any of them is imported
+# (they read these once, at import), and send no telemetry from background threads. Tests of the offline
+# errors rely on this; a machine whose network drops packets instead of refusing would otherwise wait.
+for _name, _value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                      "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "RAY_USAGE_STATS_ENABLED": "0"}.items():
+    os.environ.setdefault(_name, _value)
+
 SHARED_DATA = Path(os.environ.get("EVALKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 

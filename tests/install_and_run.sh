@@ -39,4 +39,4 @@ fi
 .venv/bin/ruff check .
 # Types of the packages that load alone in other programs (rewards in TRL / verl workers) or read others' files.
 .venv/bin/mypy graders reports
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q --durations=20 "$@"
