@@ -151,6 +151,22 @@ def run_command(
         "them).", o.MODEL_PANEL)] = None,
     unsafe_code_exec: o.UnsafeCodeExec = False,
     preset: o.Preset = None,
+    ray: Annotated[str | None, o.option(
+        o.RAY, "Run on a Ray cluster: --ray alone (or auto) uses RAY_ADDRESS, else starts a local cluster; --ray "
+        "HOST:PORT joins `ray start --head`'s cluster; --ray local always starts a local one. Checkpoints, data and "
+        "outputs must be on a filesystem every node sees; code is graded on every node's sandbox (bubblewrap).",
+        o.CLUSTER_PANEL)] = None,
+    replicas: Annotated[int, o.option(
+        o.REPLICAS, "--ray: engine replicas per checkpoint (each reserves --tensor-parallel-size GPUs, or --threads "
+        "CPUs for CPU engines, 1 by default).", o.CLUSTER_PANEL)] = 1,
+    chunk_size: Annotated[int | None, o.option(
+        o.CHUNK_SIZE, "--ray: requests per chunk handed to a replica (default: about 8 chunks per replica, at most "
+        "64 requests).", o.CLUSTER_PANEL)] = None,
+    ray_start_timeout: Annotated[float, o.option(
+        o.RAY_START_TIMEOUT, "--ray: seconds to reserve GPUs for and start one replica before failing.",
+        o.CLUSTER_PANEL)] = 900.0,
+    code_actors: Annotated[int | None, o.option(
+        o.CODE_ACTORS, "--ray: code-grading actors (default: one per node).", o.CLUSTER_PANEL)] = None,
 ) -> None:
     """Generate, grade and score: writes a run directory and prints a summary table."""
     from evalkit.engines import EngineOptions
@@ -186,12 +202,34 @@ def run_command(
                                      device=device, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
                                      max_model_len=max_model_len, seed=seed, threads=threads),
     )
+    if ray is not None:
+        _run_on_ray(template, models, outputs, ray, replicas, chunk_size, ray_start_timeout, code_actors)
+        return
+    if replicas != 1 or chunk_size is not None or code_actors is not None:
+        raise UsageError("--replicas, --chunk-size and --code-actors need --ray (add --ray, or drop them)")
     for i, (one_model, one_output) in enumerate(zip(models, outputs, strict=True)):
         if len(models) > 1:
             typer.echo(f"model {i + 1}/{len(models)}: {one_model}", err=True)
         settings = dataclasses.replace(template, model=one_model, output=one_output)
         with _progress() as progress:
             result = run(settings, progress=progress)
+        if result.resumed:
+            typer.echo(f"resumed: {result.resumed} samples were already in {result.output}", err=True)
+        print_summary(result)
+
+
+def _run_on_ray(template, models: list[str], outputs: list, address: str, replicas: int, chunk_size: int | None,
+                start_timeout: float, code_actors: int | None) -> None:
+    """`evalkit run --ray`: every checkpoint is a cell of one sweep (evalkit.distributed)."""
+    from evalkit.distributed.settings import RaySettings
+    from evalkit.distributed.sweep import run_sweep
+
+    ray_settings = RaySettings(address=address, replicas=replicas, chunk_size=chunk_size,
+                               start_timeout_s=start_timeout, code_actors=code_actors)
+    settings = [dataclasses.replace(template, model=m, output=out) for m, out in zip(models, outputs, strict=True)]
+    with _progress() as progress:
+        results = run_sweep(settings, ray_settings, progress, log=lambda line: typer.echo(line, err=True))
+    for result in results:
         if result.resumed:
             typer.echo(f"resumed: {result.resumed} samples were already in {result.output}", err=True)
         print_summary(result)

@@ -35,6 +35,7 @@ DATA_PANEL = "Benchmarks and data"
 SAMPLING_PANEL = "Sampling"
 PROMPT_PANEL = "Prompt"
 OUTPUT_PANEL = "Output"
+CLUSTER_PANEL = "Ray cluster (the ray extra)"
 
 OUTPUT_POLICY = (
     "An output that already holds results is never silently replaced: it is resumed when it holds the same "
@@ -84,12 +85,20 @@ MAX_MODEL_LEN = Flag("--max-model-len")
 THREADS = Flag("--threads")
 UNSAFE_CODE_EXEC = Flag("--unsafe-code-exec")
 PRESET = Flag("--preset")
+RAY = Flag("--ray")
+REPLICAS = Flag("--replicas")
+CHUNK_SIZE = Flag("--chunk-size")
+RAY_START_TIMEOUT = Flag("--ray-start-timeout")
+CODE_ACTORS = Flag("--code-actors")
 
 VOCABULARY = (MODEL, BENCHMARKS, OUTPUT, OVERWRITE, DATA_DIR, LIMIT, N, TEMPERATURE, TOP_P, MAX_TOKENS, SEED,
               NUM_FEWSHOT, CHAT_TEMPLATE, SYSTEM_PROMPT, ENGINE, BASE_URL, CONCURRENCY, BATCH_SIZE, DEVICE, DTYPE,
-              TENSOR_PARALLEL_SIZE, MAX_MODEL_LEN, THREADS, UNSAFE_CODE_EXEC, PRESET)
+              TENSOR_PARALLEL_SIZE, MAX_MODEL_LEN, THREADS, UNSAFE_CODE_EXEC, PRESET, RAY, REPLICAS, CHUNK_SIZE,
+              RAY_START_TIMEOUT, CODE_ACTORS)
 #: Old spelling -> current name, for every flag of the vocabulary.
 OLD_NAMES = {old: flag.name for flag in VOCABULARY for old in flag.old}
+#: Flags whose value may be left out, and the value they then take (`--ray` alone is `--ray auto`).
+OPTIONAL_VALUES = {RAY.name: "auto"}
 #: EngineOptions field -> its flag (the sampling seed is --seed, not an engine option of its own).
 ENGINE_OPTION_FLAGS = {"base_url": BASE_URL, "concurrency": CONCURRENCY, "batch_size": BATCH_SIZE, "device": DEVICE,
                        "dtype": DTYPE, "tensor_parallel_size": TENSOR_PARALLEL_SIZE, "max_model_len": MAX_MODEL_LEN,
@@ -210,11 +219,27 @@ def rewrite_old_names(args: Sequence[str], warn: bool | None = None) -> list[str
     return out
 
 
+def fill_optional_values(args: Sequence[str]) -> list[str]:
+    """`args` with a value given to each flag of `OPTIONAL_VALUES` that stands alone (`--ray` -> `--ray=auto`):
+    click cannot tell a missing value from the next option."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + list(args[i:])
+        following = args[i + 1] if i + 1 < len(args) else None
+        if arg in OPTIONAL_VALUES and (following is None or following.startswith("-")):
+            out.append(f"{arg}={OPTIONAL_VALUES[arg]}")
+        else:
+            out.append(arg)
+    return out
+
+
 class VocabularyCommand(typer.core.TyperCommand):
-    """A typer command that accepts the vocabulary's old flag spellings (hidden aliases)."""
+    """A typer command that accepts the vocabulary's old flag spellings (hidden aliases) and flags whose value
+    may be left out (`OPTIONAL_VALUES`)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, rewrite_old_names(args))
+        return super().parse_args(ctx, fill_optional_values(rewrite_old_names(args)))
 
 
 # ----------------------------------------------------------------------------- settings -> command line

@@ -41,6 +41,7 @@ from evalkit.schema import (
     slug,
 )
 from evalkit.store import RunStore
+from graders.verdict import Verdict
 
 TRACKED_PACKAGES = ("evalkit", "torch", "transformers", "llama_cpp_python", "vllm", "openai",
                     "math-verify", "sympy", "datasets")
@@ -166,7 +167,12 @@ def load_plan(bench: Benchmark, source: DataSource, limit: int | None, prompt_co
 
 
 def render_plan(plan: BenchmarkPlan, engine: Engine) -> None:
-    plan.rendered = [engine.render(p) for p in plan.prompts]
+    set_rendered(plan, [engine.render(p) for p in plan.prompts])
+
+
+def set_rendered(plan: BenchmarkPlan, texts: Sequence[str]) -> None:
+    """Record the exact texts the engine sees for the plan's prompts (rendered here or by a remote replica)."""
+    plan.rendered = list(texts)
     plan.hashes = [prompt_hash(text) for text in plan.rendered]
 
 
@@ -232,11 +238,14 @@ def missing_requests(plan: BenchmarkPlan, done: dict[str, set[int]], n: int) -> 
     return out
 
 
-def grade_records(plan: BenchmarkPlan, index: int, sample_indices: Sequence[int], completions) -> list[SampleRecord]:
+def grade_records(plan: BenchmarkPlan, index: int, sample_indices: Sequence[int], completions,
+                  verdicts: Sequence[Verdict] | None = None) -> list[SampleRecord]:
+    """The sample records of one request; `verdicts` when they were graded elsewhere (a remote grading pool)."""
     problem = plan.problems[index]
-    opened = opens_thinking(plan.rendered[index])
-    verdicts = plan.benchmark.grade_many([problem] * len(completions),
-                                         [graded_text(c.text, opened) for c in completions])
+    if verdicts is None:
+        opened = opens_thinking(plan.rendered[index])
+        verdicts = plan.benchmark.grade_many([problem] * len(completions),
+                                             [graded_text(c.text, opened) for c in completions])
     return [
         SampleRecord(
             benchmark=plan.benchmark.name, problem_id=problem.id, sample_index=j, prompt_hash=plan.hashes[index],
@@ -273,14 +282,28 @@ def metrics_for(store: RunStore, plans: Sequence[BenchmarkPlan]) -> dict[str, Be
             for p in plans}
 
 
+def load_plans(settings: RunSettings, source: DataSource) -> list[BenchmarkPlan]:
+    """Every requested benchmark's problems and prompts (not yet rendered)."""
+    return [load_plan(get_benchmark(name, unsafe_code_exec=settings.unsafe_code_exec), source, settings.limit,
+                      settings.prompt) for name in resolve_benchmarks(settings.benchmarks)]
+
+
+def model_config(settings: RunSettings, model: ResolvedModel | None, engine_name: str) -> ModelConfig:
+    """What config.json records about the model and its engine."""
+    return ModelConfig(
+        spec=settings.model, path=model.path if model else settings.model, engine=engine_name,
+        name=model.name if model else settings.model, checkpoint_step=model.checkpoint_step if model else None,
+        engine_options={k: v for k, v in vars(settings.engine_options).items() if v is not None},
+    )
+
+
 def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
         engine_factory: Callable[[str, ResolvedModel | None], Engine] | None = None) -> RunResult:
     """Evaluate one model on the requested benchmarks; resumes when the output holds the same run."""
     validate_settings(settings)
     model, engine_name = resolve(settings)
     source = data_source(settings.data_dir)
-    plans = [load_plan(get_benchmark(name, unsafe_code_exec=settings.unsafe_code_exec), source, settings.limit,
-                       settings.prompt) for name in resolve_benchmarks(settings.benchmarks)]
+    plans = load_plans(settings, source)
     require_isolation(plans, settings.unsafe_code_exec)  # refuse before loading the model, not after generating
     if engine_factory is None:
         def engine_factory(name: str, m: ResolvedModel | None) -> Engine:
@@ -295,12 +318,7 @@ def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
     try:
         for plan in plans:
             render_plan(plan, engine)
-        model_config = ModelConfig(
-            spec=settings.model, path=model.path if model else settings.model, engine=engine_name,
-            name=model.name if model else settings.model, checkpoint_step=model.checkpoint_step if model else None,
-            engine_options={k: v for k, v in vars(settings.engine_options).items() if v is not None},
-        )
-        config = build_config(settings, model_config, plans, source)
+        config = build_config(settings, model_config(settings, model, engine_name), plans, source)
         output = settings.output or default_output(config)
         store = RunStore(output)
         resuming = store.check_compatible(config, overwrite=settings.overwrite)
@@ -315,20 +333,9 @@ def run(settings: RunSettings, progress: ProgressFactory = _no_progress,
 
 def _generate_and_grade(store: RunStore, plans: Sequence[BenchmarkPlan], engine: Engine, settings: RunSettings,
                         progress: ProgressFactory, resuming: bool) -> RunResult:
-    n = settings.sampling.n
-    done: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for s in store.read_samples():
-        done[(s.benchmark, s.problem_id)].add(s.sample_index)
+    done = stored_sample_keys(store)
     resumed = sum(len(v) for v in done.values()) if resuming else 0
-    work = []
-    for plan in plans:
-        store.append_prompts(
-            PromptRecord(prompt_hash=h, benchmark=plan.benchmark.name, problem_id=p.id, prompt=text)
-            for p, text, h in zip(plan.problems, plan.rendered, plan.hashes, strict=True)
-        )
-        store.append_problems(problem_records(plan))
-        bench_done = {pid: idx for (b, pid), idx in done.items() if b == plan.benchmark.name}
-        work.append((plan, missing_requests(plan, bench_done, n)))
+    work = record_plans(store, plans, done, settings.sampling.n)
     total = sum(r.n for _, reqs in work for _, r, _ in reqs)
     advance = progress("generating and grading", total)
     generated = 0
@@ -345,6 +352,29 @@ def _generate_and_grade(store: RunStore, plans: Sequence[BenchmarkPlan], engine:
     metrics = metrics_for(store, plans)
     store.write_metrics(metrics)
     return RunResult(output=store.dir, metrics=metrics, generated=generated, resumed=resumed)
+
+
+def stored_sample_keys(store: RunStore) -> dict[tuple[str, str], set[int]]:
+    """(benchmark, problem id) -> the sample indices samples.jsonl already holds."""
+    done: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for s in store.read_samples():
+        done[(s.benchmark, s.problem_id)].add(s.sample_index)
+    return done
+
+
+def record_plans(store: RunStore, plans: Sequence[BenchmarkPlan], done: dict[tuple[str, str], set[int]],
+                 n: int) -> list[tuple[BenchmarkPlan, list[tuple[int, Request, list[int]]]]]:
+    """Write the plans' prompts and problems to the run directory; each plan's requests still to generate."""
+    work = []
+    for plan in plans:
+        store.append_prompts(
+            PromptRecord(prompt_hash=h, benchmark=plan.benchmark.name, problem_id=p.id, prompt=text)
+            for p, text, h in zip(plan.problems, plan.rendered, plan.hashes, strict=True)
+        )
+        store.append_problems(problem_records(plan))
+        bench_done = {pid: idx for (b, pid), idx in done.items() if b == plan.benchmark.name}
+        work.append((plan, missing_requests(plan, bench_done, n)))
+    return work
 
 
 def regrade(directory: Path, data_dir: Path | None = None, progress: ProgressFactory = _no_progress, *,

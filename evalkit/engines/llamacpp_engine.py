@@ -31,8 +31,11 @@ class LlamaCppEngine(Engine):
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise EngineError("engine 'llamacpp' needs llama-cpp-python: pip install 'evalkit[llamacpp]'") from None
-        self.llm = Llama(model_path=model.gguf_file, n_ctx=max_model_len, n_threads=threads or os.cpu_count(),
-                         seed=seed, verbose=False)
+        # --threads bounds prompt processing too: llama-cpp-python's n_threads_batch defaults to every core, so
+        # replicas (or other jobs) sharing a machine spin on each other's cores while reading prompts.
+        n_threads = threads or os.cpu_count()
+        self.llm = Llama(model_path=model.gguf_file, n_ctx=max_model_len, n_threads=n_threads,
+                         n_threads_batch=n_threads, seed=seed, verbose=False)
         template = self.llm.metadata.get("tokenizer.chat_template")
         self._formatter = None
         if template:

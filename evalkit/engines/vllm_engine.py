@@ -24,7 +24,10 @@ class VLLMEngine(Engine):
                    dtype=options.dtype or "auto", seed=options.seed)
 
     def __init__(self, model: ResolvedModel, *, tensor_parallel_size: int = 1, max_model_len: int | None = None,
-                 gpu_memory_utilization: float = 0.9, dtype: str = "auto", seed: int = 0) -> None:
+                 gpu_memory_utilization: float = 0.9, dtype: str = "auto", seed: int = 0,
+                 distributed_executor_backend: str | None = None) -> None:
+        """`distributed_executor_backend="mp"` keeps tensor parallelism in local processes (inside a Ray
+        actor vLLM would otherwise start Ray workers of its own); None leaves vLLM's choice."""
         try:
             import vllm
         except ImportError:
@@ -34,6 +37,8 @@ class VLLMEngine(Engine):
                       gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, seed=seed)
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
+        if distributed_executor_backend:
+            kwargs["distributed_executor_backend"] = distributed_executor_backend
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 

@@ -95,6 +95,10 @@ def train(
     mtp_init: Annotated[Path | None, typer.Option(
         help="With future=mtp: start the MTP modules from a checkpoint's mtp/ folder (e.g. OUTPUT/step-N).",
         rich_help_panel=RL_PANEL)] = None,
+    ray: Annotated[str | None, o.option(
+        o.RAY, "Code benchmarks: grade rewards on the Ray cluster's code-grading pool (the one `evalkit run --ray` "
+        "uses) instead of this machine's sandbox: --ray alone (or auto) uses RAY_ADDRESS, or HOST:PORT.",
+        o.CLUSTER_PANEL)] = None,
 ) -> None:
     """Train a model with RL on a benchmark's graded rewards; checkpoints in OUTPUT/step-N are `evalkit run` models."""
     from evalkit.train.config import TRAIN_METRICS_FILE, TrainConfig
@@ -115,11 +119,14 @@ def train(
     metrics = Path(cfg.output) / TRAIN_METRICS_FILE
     if metrics.is_file() and metrics.stat().st_size and not overwrite:
         raise UsageError(f"{cfg.output} already holds a training run; pass another --output or --overwrite")
-    run_training(cfg, log=typer.echo)
+    run_training(cfg, log=typer.echo, **({"ray_address": ray} if ray is not None else {}))
 
 
-def run_training(cfg: Any, log: Any = print) -> list[dict[str, Any]]:
-    """Load the model and task that `cfg` names and train; the CLI's body, callable from Python."""
+def run_training(cfg: Any, log: Any = print, ray_address: str | None = None) -> list[dict[str, Any]]:
+    """Load the model and task that `cfg` names and train; the CLI's body, callable from Python.
+
+    `ray_address`: code rewards are graded by that cluster's code-grading pool (`evalkit.distributed`).
+    """
     import torch
 
     from evalkit.models import load_hf_model, resolve_model
@@ -135,9 +142,14 @@ def run_training(cfg: Any, log: Any = print) -> list[dict[str, Any]]:
         import_vllm()  # fail before loading the model
     dtype = getattr(torch, cfg.dtype) if cfg.dtype else None
     model, tokenizer = load_hf_model(resolved, device=cfg.device, dtype=dtype)
+    code_grader = None
+    if ray_address is not None:
+        from evalkit.distributed.code_pool import CodePool
+
+        code_grader = CodePool(ray_address, unsafe=True if cfg.unsafe_code_exec else None)
     task = make_task(cfg.benchmark, tokenizer, data_dir=Path(cfg.data_dir) if cfg.data_dir else None,
                      chat=cfg.chat_template, system_prompt=cfg.system_prompt, addition_digits=cfg.addition_digits,
-                     unsafe_code_exec=cfg.unsafe_code_exec)
+                     unsafe_code_exec=cfg.unsafe_code_exec, code_grader=code_grader)
     history = train_loop(cfg, model, tokenizer, task, log=log)
     log(f"checkpoint: {Path(cfg.output) / f'step-{cfg.steps}'}  metrics: {Path(cfg.output) / 'metrics.jsonl'}")
     return history

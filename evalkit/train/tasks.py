@@ -115,11 +115,13 @@ class BenchmarkTask(Task):
     """An evalkit benchmark: train prompts from its train split (the few-shot pool), held-out from its test split.
 
     Rewards are the benchmark's own grading, math or code alike; code benchmarks need the sandbox
-    (or the explicit `unsafe_code_exec` opt-in), checked when the task is made.
+    (or the explicit `unsafe_code_exec` opt-in), checked when the task is made, unless `code_grader`
+    grades them elsewhere (the Ray cluster's pool, `evalkit.distributed.code_pool.CodePool`).
     """
 
     def __init__(self, benchmark: str, tokenizer: Any, *, data_dir: Path | None = None, chat: bool = True,
-                 system_prompt: str | None = None, unsafe_code_exec: bool = False) -> None:
+                 system_prompt: str | None = None, unsafe_code_exec: bool = False,
+                 code_grader: Grader[Any] | None = None) -> None:
         import benchmarks
         from benchmarks.base import DataSource
         from evalkit.schema import PromptConfig
@@ -131,12 +133,13 @@ class BenchmarkTask(Task):
                              "(or addition, the toy task)")
         options = {"unsafe_code_exec": True} if unsafe_code_exec else {}
         self.benchmark = benchmarks.get(benchmark, **options)
-        if self.benchmark.task == "code":
+        if self.benchmark.task == "code" and code_grader is None:
             import sandbox
 
             sandbox.require_isolation(True if unsafe_code_exec else None)
         self.name = benchmark
-        self.grader = self.benchmark.grader
+        self.grader = code_grader if self.benchmark.task == "code" and code_grader is not None else \
+            self.benchmark.grader
         self.tokenizer = tokenizer
         self.prompt_config = PromptConfig(chat=chat, system_prompt=system_prompt, num_fewshot=0)
         self.add_special_tokens = not chat
@@ -189,9 +192,11 @@ class BenchmarkTask(Task):
 
 
 def make_task(benchmark: str, tokenizer: Any, *, data_dir: Path | None = None, chat: bool = True,
-              system_prompt: str | None = None, addition_digits: int = 3, unsafe_code_exec: bool = False) -> Task:
-    """The task `--benchmarks` names: `addition` (the toy task) or any evalkit benchmark."""
+              system_prompt: str | None = None, addition_digits: int = 3, unsafe_code_exec: bool = False,
+              code_grader: Grader[Any] | None = None) -> Task:
+    """The task `--benchmarks` names: `addition` (the toy task) or any evalkit benchmark (`code_grader`: who
+    grades a code benchmark's rewards instead of the local sandbox)."""
     if benchmark == "addition":
         return AdditionTask(digits=addition_digits)
     return BenchmarkTask(benchmark, tokenizer, data_dir=data_dir, chat=chat, system_prompt=system_prompt,
-                         unsafe_code_exec=unsafe_code_exec)
+                         unsafe_code_exec=unsafe_code_exec, code_grader=code_grader)
