@@ -28,6 +28,24 @@ NODE_CHECK_TIMEOUT_S = 120.0
 RAY_HINT = "pip install 'evalkit[ray]' (the same Ray version on every node)"
 
 
+@dataclass(frozen=True)
+class ActorPlace:
+    """Where an actor (an engine replica, a code grader) runs, and why it could not start (None when it did)."""
+
+    node_id: str
+    ip: str
+    pid: int
+    error: str | None = None
+
+    @classmethod
+    def here(cls, error: str | None) -> ActorPlace:
+        """The calling actor's own place, from Ray's runtime context."""
+        import ray
+
+        return cls(node_id=ray.get_runtime_context().get_node_id(), ip=ray.util.get_node_ip_address(),
+                   pid=os.getpid(), error=error)
+
+
 class ClusterError(EvalkitError, RuntimeError):
     """The cluster cannot do what the sweep needs; the message says what to change."""
 

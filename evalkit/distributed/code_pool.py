@@ -22,7 +22,6 @@ into a result.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 from evalkit.distributed.cluster import (
     NAMESPACE,
+    ActorPlace,
     ClusterError,
     Node,
     alive_nodes,
@@ -48,35 +48,21 @@ START_TIMEOUT_S = 300.0
 MAX_RESUBMITS = 3
 
 
-@dataclass(frozen=True)
-class GraderInfo:
-    node_id: str
-    ip: str
-    pid: int
-    error: str | None = None
-    isolated: bool = False
-
-
 class SandboxGrader:
     """The actor: graders.code verdicts on its node, with the node's sandbox workers kept warm."""
 
     def __init__(self, unsafe: bool | None, workers: int | None) -> None:
         self.workers = workers
         self.error: str | None = None
-        self.isolated = False
         try:
             import sandbox
 
-            self.isolated = sandbox.require_isolation(unsafe).isolated
+            sandbox.require_isolation(unsafe)  # raises where this node cannot isolate model code
         except Exception as exc:  # no bubblewrap, namespaces refused ...: reported by ready()
             self.error = " ".join(str(exc).split())[:400] or type(exc).__name__
 
-    def ready(self) -> GraderInfo:
-        import ray
-
-        context = ray.get_runtime_context()
-        return GraderInfo(node_id=context.get_node_id(), ip=ray.util.get_node_ip_address(), pid=os.getpid(),
-                          error=self.error, isolated=self.isolated)
+    def ready(self) -> ActorPlace:
+        return ActorPlace.here(self.error)
 
     def grade(self, completions: Sequence[str], tasks: Sequence[CodeTask], unsafe: bool | None) -> list[Verdict]:
         if self.error is not None:

@@ -9,11 +9,11 @@ tracebacks. Failures inside `generate` come back the same way (`ChunkResult.erro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evalkit.distributed.cluster import ActorPlace
 from evalkit.engines import ENGINES, EngineOptions, create_engine
 from evalkit.engines.base import Completion, Engine, EngineError, Prompt, Request, SamplingParams
 from evalkit.errors import UsageError
@@ -66,16 +66,6 @@ def replica_spec(engine: str, spec: str, model: ResolvedModel | None, options: E
 
 
 @dataclass(frozen=True)
-class ReplicaInfo:
-    """Where a replica runs, and why it could not start (None when it did)."""
-
-    node_id: str
-    ip: str
-    pid: int
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class ChunkResult:
     """(index into the chunk's requests, completions) for each request, or the engine's one-line error."""
 
@@ -121,12 +111,8 @@ class EngineReplica:
         except BaseException as exc:  # reported by ready(): the driver stops with this line
             self.error = _error_line(exc, spec)
 
-    def ready(self) -> ReplicaInfo:
-        import ray
-
-        context = ray.get_runtime_context()
-        return ReplicaInfo(node_id=context.get_node_id(), ip=ray.util.get_node_ip_address(), pid=os.getpid(),
-                           error=self.error)
+    def ready(self) -> ActorPlace:
+        return ActorPlace.here(self.error)
 
     def render(self, prompts: Sequence[Prompt]) -> list[str]:
         assert self.engine is not None, self.error

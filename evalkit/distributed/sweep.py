@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.distributed import cluster
-from evalkit.distributed.cluster import ClusterError, first_line, import_ray
+from evalkit.distributed.cluster import ActorPlace, ClusterError, first_line, import_ray
 from evalkit.distributed.code_pool import CodePool, PendingGrade
 from evalkit.distributed.replica import (
     ChunkResult,
     EngineReplica,
-    ReplicaInfo,
     ReplicaSpec,
     check_engine,
     replica_spec,
@@ -80,7 +79,7 @@ class Replica:
     group: Any
     ready_ref: Any
     started: float
-    info: ReplicaInfo | None = None
+    info: ActorPlace | None = None
     inflight: set[int] = field(default_factory=set)
     alive: bool = True
 
@@ -271,7 +270,7 @@ class Sweep:
 
     def on_ready(self, ref: Any, cell: Cell, replica: Replica) -> None:
         try:
-            info: ReplicaInfo = self.ray.get(ref)
+            info: ActorPlace = self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:
             self.replica_lost(cell, replica, f"it died while starting ({first_line(exc)})")
             return

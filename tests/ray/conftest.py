@@ -13,20 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_cluster import ClusterUnavailable, LocalCluster
-from ray_helpers import EVALKIT, LIMIT, run_args, sample_set
+from local_cluster import LocalCluster
+from ray_helpers import EVALKIT, LIMIT, run_args, sample_set, two_nodes
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    try:
-        local = LocalCluster([{"num_cpus": 1}, {"num_cpus": 1}]).start()
-    except ClusterUnavailable as exc:
-        pytest.skip(f"no local Ray cluster here: {exc}")
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from two_nodes()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from local_cluster import ClusterUnavailable, LocalCluster
 
 EVALKIT = str(Path(sys.executable).with_name("evalkit"))
 #: The sweep every fault test runs: greedy, so every run (plain or on Ray) writes the very same text.
@@ -31,3 +35,15 @@ def sample_set(run_dir: Path) -> dict[tuple[str, str, int], str]:
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def two_nodes(wrappers: list[list[str]] | None = None) -> Iterator[LocalCluster]:
+    """A started head and second node of one CPU each, stopped afterwards (the body of the cluster fixtures)."""
+    try:
+        local = LocalCluster([{"num_cpus": 1}, {"num_cpus": 1}], wrappers=wrappers).start()
+    except ClusterUnavailable as exc:
+        pytest.skip(f"no local Ray cluster here: {exc}")
+    try:
+        yield local
+    finally:
+        local.stop()

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_cluster import ClusterUnavailable, LocalCluster
-from ray_helpers import EVALKIT, error_lines, run_args
+from local_cluster import LocalCluster
+from ray_helpers import EVALKIT, error_lines, run_args, two_nodes
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +34,7 @@ def bad_cluster(hidden: Path) -> Iterator[LocalCluster]:
     if bwrap is None:
         pytest.skip("bubblewrap is not installed (tests/install_and_run.sh installs it)")
     mask = [bwrap, "--dev-bind", "/", "/", "--tmpfs", str(hidden), "--ro-bind", "/dev/null", bwrap, "--"]
-    try:
-        local = LocalCluster([{"num_cpus": 1}, {"num_cpus": 1}], wrappers=[[], mask]).start()
-    except ClusterUnavailable as exc:
-        pytest.skip(f"no local Ray cluster here: {exc}")
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from two_nodes(wrappers=[[], mask])
 
 
 def _run(cluster: LocalCluster, args: list[str]) -> subprocess.CompletedProcess:
