@@ -50,7 +50,7 @@ from evalkit.runner import (
     validate_settings,
 )
 from evalkit.schema import RunConfig
-from evalkit.store import RunStore, read_jsonl_records
+from evalkit.store import RunStore
 
 #: Chunks a replica holds at once: one generating, one queued behind it (no idle round trip between chunks).
 IN_FLIGHT_PER_REPLICA = 2
@@ -129,9 +129,9 @@ def _finished_result(cell: Cell) -> RunResult | None:
         return None  # damaged: the normal path reports it
     if old.identity() != cell.config.identity():
         return None
-    keys = {(r["benchmark"], r["problem_id"], r["sample_index"]) for r in read_jsonl_records(store.samples_path)}
-    n = cell.settings.sampling.n
-    if any((p.benchmark.name, q.id, j) not in keys for p in cell.plans for q in p.problems for j in range(n)):
+    done = stored_sample_keys(store)
+    wanted = set(range(cell.settings.sampling.n))
+    if any(not wanted <= done.get((p.benchmark.name, q.id), set()) for p in cell.plans for q in p.problems):
         return None
     metrics = metrics_for(store, cell.plans)
     return RunResult(output=store.dir, metrics=metrics, generated=0, resumed=sum(m.n_samples for m in metrics.values()))
